@@ -1,0 +1,526 @@
+// ipc/detail/channel_core.hpp - the state a channel shares with its outstanding operations.
+// SPDX-License-Identifier: BSL-1.0
+#ifndef IPC_DETAIL_CHANNEL_CORE_HPP
+#define IPC_DETAIL_CHANNEL_CORE_HPP
+
+#include "ipc/platform/config.hpp"
+#include "ipc/byte_buffer.hpp"
+#include "ipc/detail/frame_reader.hpp"
+#include "ipc/detail/pending_handler.hpp"
+#include "ipc/error.hpp"
+#include "ipc/frame.hpp"
+#include "ipc/message.hpp"
+#include "ipc/native_handle.hpp"
+#include "ipc/platform/traits.hpp"
+
+#include <asio/cancellation_signal.hpp>
+#include <asio/error.hpp>
+
+#include <cstring>
+
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+IPC_BEGIN_NAMESPACE
+
+/// Per-channel limits. The receiver enforces them on every frame header before it reads or
+/// allocates anything more; the sender refuses to send what it would refuse to receive.
+struct channel_options {
+  /// Largest payload accepted or sent, in bytes (at most 4 GiB - 1, the wire's limit).
+  std::size_t max_message_size = 64u << 20;
+  /// Most handles accepted or sent with one message (at most 253, the kernel's SCM_MAX_FD).
+  std::size_t max_handles = 64;
+};
+
+namespace detail {
+
+/// A handle on its way out: the descriptor to transmit and its converter's wire name.
+struct outgoing_handle {
+  native_handle handle;
+  std::string_view type_name;
+};
+
+/// Lives behind a shared_ptr so that a channel can be moved, and destroyed, while operations are
+/// outstanding: each operation keeps the core alive until it completes.
+template <class Serializer, class Executor>
+class channel_core : public std::enable_shared_from_this<channel_core<Serializer, Executor>> {
+public:
+  using traits = platform::traits;
+  using socket_type = traits::stream<Executor>;
+  using handler_type = pending_handler<Executor, std::error_code>;
+
+  channel_core(const Executor& ex, const channel_options& options, Serializer serializer)
+    : socket_(ex), options_(clamp(options)),
+      reader_(frame_limits{options_.max_message_size, options_.max_handles}),
+      serializer_(std::move(serializer))
+  {
+  }
+
+  /// Adopts @p h, which must be a connected local stream socket.
+  void adopt(native_handle h, std::error_code& ec)
+  {
+    traits::check_channel_handle(h.get(), ec);
+    if (ec) return;
+    socket_.assign(typename traits::protocol(), h.get(), ec);
+    if (!ec) (void)h.release();
+  }
+
+  // ---- sending ------------------------------------------------------------------------------
+
+  /// Size of the header plus handle table for @p handles.
+  static std::size_t head_size(std::span<const outgoing_handle> handles) noexcept
+  {
+    std::size_t n = frame_header_size;
+    for (const auto& h : handles) n += handle_entry_size(h.type_name);
+    return n;
+  }
+
+  /// Checks the limits and writes header + handle table at @p out (`head_size` bytes). The
+  /// sequence number is left 0: `stamp` sets it when the frame's first byte is written, so that
+  /// a queued frame withdrawn by cancellation leaves no gap.
+  std::error_code write_head(std::byte* out, frame_kind kind, std::size_t payload_size,
+                             std::span<const outgoing_handle> handles)
+  {
+    if (payload_size > options_.max_message_size) return errc::message_too_large;
+    if (handles.size() > options_.max_handles) return errc::too_many_handles;
+    std::error_code ec;
+    std::byte* p = out + frame_header_size;
+    for (const auto& h : handles) {
+      p = write_handle_entry(p, h.type_name, {}, ec);
+      if (ec) return ec;
+    }
+    frame_header header;
+    header.payload_size = static_cast<std::uint32_t>(payload_size);
+    header.sequence = 0;
+    header.handle_count = static_cast<std::uint16_t>(handles.size());
+    header.kind = kind;
+    header.table_size = static_cast<std::uint32_t>(p - out - frame_header_size);
+    encode_frame_header(header, out);
+    return {};
+  }
+
+  std::error_code check_can_send() const noexcept
+  {
+    if (!socket_.is_open()) return errc::channel_closed;
+    if (send_failed_) return send_failed_;
+    return {};
+  }
+
+  /// Sync send of one frame: header + table from `head_`, payload from the caller's memory,
+  /// in one sendmsg where the kernel takes it all.
+  void send_frame(frame_kind kind, std::span<const std::byte> payload,
+                  std::span<outgoing_handle> handles, std::error_code& ec)
+  {
+    if ((ec = check_can_send())) return;
+    if (writing_ || !queue_.empty()) {
+      ec = errc::send_in_progress;
+      return;
+    }
+    head_.resize(head_size(handles));
+    if ((ec = write_head(head_.data(), kind, payload.size(), handles))) return;
+    fds_.clear();
+    for (const auto& h : handles) fds_.push_back(h.handle.get());
+
+    const auto fd = socket_.native_handle();
+    const std::size_t total = head_.size() + payload.size();
+    std::size_t done = 0;
+    bool drain = true;
+    while (done < total) {
+      asio::const_buffer bufs[2];
+      const std::size_t n_bufs = remaining(head_.span(), payload, done, bufs);
+      if (done == 0) stamp(head_.data());
+      const std::size_t n = traits::send_some(fd, {bufs, n_bufs},
+                                              done == 0 ? std::span<const native_handle::native_type>(fds_)
+                                                        : std::span<const native_handle::native_type>(),
+                                              /*nonblocking=*/true, ec);
+      if (ec == asio::error::would_block) {
+        // Both peers may be blocked writing large messages to each other. While waiting for
+        // room, take in what the peer sends (bounded), so its write can finish and it can
+        // read ours: no deadlock between two sync senders.
+        drain = drain && !receiving_ && spill_.size() < drain_limit();
+        int want = int(traits::readiness::writable) | (drain ? int(traits::readiness::readable) : 0);
+        const int ready = traits::wait(fd, want, ec);
+        if (ec) break;
+        if (drain && (ready & int(traits::readiness::readable)) &&
+            !(ready & int(traits::readiness::writable)))
+          drain = drain_once();
+        continue;
+      }
+      if (ec) break;
+      if (done == 0 && n > 0) ++next_sequence_;
+      done += n;
+    }
+    if (ec) send_failed_ = ec;
+  }
+
+  /// Queues an encoded frame (`entry->bytes`, header already written) for the async writer.
+  struct send_entry {
+    byte_buffer bytes;
+    std::size_t offset = 0;
+    std::vector<native_handle> handles;
+    handler_type handler;
+    asio::cancellation_slot slot;
+    std::uint64_t id = 0;
+  };
+
+  std::unique_ptr<send_entry> make_entry()
+  {
+    auto e = std::make_unique<send_entry>();
+    if (!spare_.empty()) {
+      e->bytes = std::move(spare_.back());
+      spare_.pop_back();
+      e->bytes.clear();
+    }
+    e->id = ++next_entry_id_;
+    return e;
+  }
+
+  /// Starts (or joins) the write loop; called from an initiating function, so completions that
+  /// happen right away are posted, never run inline.
+  void start_send(std::unique_ptr<send_entry> e)
+  {
+    if (std::error_code ec = check_can_send()) {
+      e->handler.post(ec);
+      return;
+    }
+    if (e->slot.is_connected()) {
+      std::weak_ptr<channel_core> weak = this->shared_from_this();
+      e->slot.template emplace<send_canceller>(send_canceller{weak, e->id});
+    }
+    queue_.push_back(std::move(e));
+    if (!writing_) pump(true);
+  }
+
+  // ---- receiving ----------------------------------------------------------------------------
+
+  /// Produces the next user frame. Returns false only when @p blocking is false and no frame is
+  /// complete yet (the caller waits for readability and calls again). Otherwise returns true
+  /// with either a frame or @p ec set.
+  ///
+  /// Without @p speculate, a socket that the last read found drained is not read again before
+  /// the caller has waited for readability: in request/response traffic the reply is rarely
+  /// there yet, and the failed `recvmsg` would cost a syscall per message.
+  bool receive_frame(incoming_frame& f, std::error_code& ec, bool blocking, bool speculate = true)
+  {
+    if (!socket_.is_open()) {
+      ec = closed_reason_ ? closed_reason_ : make_error_code(errc::channel_closed);
+      return true;
+    }
+    if (receive_failed_) {
+      ec = receive_failed_;
+      return true;
+    }
+    const auto fd = socket_.native_handle();
+    for (;;) {
+      if (reader_.next(f, ec)) {
+        if (f.header.kind == frame_kind::message) return true;
+        ec = errc::malformed_frame; // no internal frame kinds are in use by this version
+      }
+      if (ec) {
+        fail(ec);
+        return true;
+      }
+      if (replay_spill()) continue;
+      if (spill_error_) {
+        fail(std::exchange(spill_error_, {}));
+        ec = receive_failed_;
+        return true;
+      }
+      if (!blocking && !speculate && drained_) return false;
+      const std::span<std::byte> space = reader_.prepare();
+      fds_in_.clear();
+      std::size_t n = traits::receive_some(fd, space, fds_in_, options_.max_handles, !blocking, ec);
+      drained_ = n < space.size();
+      if (ec == asio::error::would_block) {
+        if (!blocking) return false;
+        traits::wait(fd, int(traits::readiness::readable), ec);
+        if (ec) {
+          receive_failed_ = ec;
+          return true;
+        }
+        continue;
+      }
+      if (ec == std::errc::connection_reset) {
+        // The peer went away with our data unread: the same as end of stream for us.
+        ec.clear();
+        n = 0;
+      }
+      if (ec == errc::handles_truncated) {
+        fail(ec);
+        return true;
+      }
+      if (ec) {
+        receive_failed_ = ec;
+        return true;
+      }
+      if (n == 0) {
+        ec = reader_.mid_frame() ? make_error_code(errc::truncated_frame)
+                                 : std::error_code(asio::error::eof);
+        receive_failed_ = ec;
+        reader_.clear();
+        return true;
+      }
+      reader_.commit(n, fds_in_);
+    }
+  }
+
+  /// Decodes @p f into a message of @p T. A payload that does not decode loses that message
+  /// (its handles are closed) but leaves the channel usable.
+  template <class T>
+  message<T> deliver(incoming_frame& f, std::error_code& ec)
+  {
+    message<T> m;
+    ec = serializer_.decode(f.payload, m.value);
+    if (ec) return m;
+    std::vector<received_handle> handles;
+    handles.reserve(f.handles.size());
+    std::size_t i = 0;
+    (void)decode_handle_table(f.table, f.handles.size(), [&](const handle_entry& e) {
+      handles.push_back(received_handle{std::string(e.type_name), std::move(f.handles[i++])});
+    });
+    m.assign(f.header.sequence, std::move(handles));
+    return m;
+  }
+
+  // ---- closing ------------------------------------------------------------------------------
+
+  /// Closes the socket, aborts queued sends and drops buffered input (closing any descriptors
+  /// that arrived but were not handed out).
+  void close(std::error_code reason = {})
+  {
+    std::error_code ignored;
+    if (socket_.is_open()) socket_.close(ignored);
+    closed_reason_ = reason;
+    reader_.clear();
+    spill_chunks_.clear();
+    spill_.clear();
+    fail_queue(reason ? reason : make_error_code(asio::error::operation_aborted));
+  }
+
+  socket_type socket_;
+  channel_options options_;
+  bool drained_ = false; // the last read left nothing behind in the socket
+  frame_reader reader_;
+  Serializer serializer_;
+  byte_buffer scratch_; // serializer output for sync sends
+  bool receiving_ = false;
+
+private:
+  struct send_canceller {
+    std::weak_ptr<channel_core> core;
+    std::uint64_t id;
+    void operator()(asio::cancellation_type) const
+    {
+      if (auto c = core.lock()) c->cancel_send(id);
+    }
+  };
+
+  static channel_options clamp(channel_options o) noexcept
+  {
+    if (o.max_message_size > std::numeric_limits<std::uint32_t>::max())
+      o.max_message_size = std::numeric_limits<std::uint32_t>::max();
+    if (o.max_handles > traits::max_handles_per_message)
+      o.max_handles = traits::max_handles_per_message;
+    return o;
+  }
+
+  /// Writes the next sequence number into a frame about to be written (taken for good once any
+  /// of its bytes are out).
+  void stamp(std::byte* frame) noexcept { detail::store_u32(frame + 8, next_sequence_); }
+
+  /// How much a blocked sync sender buffers from its peer before it stops reading.
+  std::size_t drain_limit() const noexcept
+  {
+    return options_.max_message_size + frame_header_size +
+           options_.max_handles * max_handle_entry_size + frame_reader::read_chunk;
+  }
+
+  /// Reads once from the peer into the spill buffer (not the receive buffer: views the user
+  /// holds of earlier messages, or the very payload being sent, point into that). Returns false
+  /// when draining should stop for this send: end of stream or an error, which the next
+  /// receive finds again (or in `spill_error_`).
+  bool drain_once()
+  {
+    std::error_code ec;
+    fds_in_.clear();
+    const std::size_t at = spill_.size();
+    std::byte* p = spill_.extend(frame_reader::read_chunk);
+    const std::size_t n = traits::receive_some(socket_.native_handle(),
+                                               {p, frame_reader::read_chunk}, fds_in_,
+                                               options_.max_handles, true, ec);
+    spill_.resize(at + n);
+    if (ec == asio::error::would_block) return true;
+    if (ec || n == 0) {
+      if (ec == errc::handles_truncated) spill_error_ = ec;
+      return false;
+    }
+    spill_chunk c{at, n, {}};
+    c.handles.swap(fds_in_);
+    spill_chunks_.push_back(std::move(c));
+    return true;
+  }
+
+  /// Moves one drained chunk into the frame reader, as if it had just been read. A chunk goes
+  /// in whole (it is at most `read_chunk` bytes, which `prepare(false)` always has room for), so
+  /// its descriptors keep the stream range they arrived with.
+  bool replay_spill()
+  {
+    if (spill_chunks_.empty()) return false;
+    spill_chunk& c = spill_chunks_.front();
+    const std::span<std::byte> space = reader_.prepare(false);
+    IPC_ASSERT(space.size() >= c.size);
+    std::memcpy(space.data(), spill_.data() + c.offset, c.size);
+    reader_.commit(c.size, c.handles);
+    spill_chunks_.pop_front();
+    if (spill_chunks_.empty()) spill_.clear();
+    return true;
+  }
+
+  /// The buffers still to be written after @p done bytes of head + payload.
+  static std::size_t remaining(std::span<const std::byte> head, std::span<const std::byte> payload,
+                               std::size_t done, asio::const_buffer (&out)[2]) noexcept
+  {
+    std::size_t n = 0;
+    if (done < head.size()) {
+      out[n++] = asio::const_buffer(head.data() + done, head.size() - done);
+      done = 0;
+    } else {
+      done -= head.size();
+    }
+    if (done < payload.size()) out[n++] = asio::const_buffer(payload.data() + done, payload.size() - done);
+    return n;
+  }
+
+  /// The async write loop: writes queued frames in order until the socket is full (then waits
+  /// for it to drain) or the queue is empty.
+  void pump(bool initiating)
+  {
+    writing_ = true;
+    const auto fd = socket_.native_handle();
+    while (!queue_.empty() && socket_.is_open()) {
+      send_entry& e = *queue_.front();
+      fds_.clear();
+      if (e.offset == 0)
+        for (const auto& h : e.handles) fds_.push_back(h.get());
+      std::error_code ec;
+      if (e.offset == 0) stamp(e.bytes.data());
+      const asio::const_buffer buf(e.bytes.data() + e.offset, e.bytes.size() - e.offset);
+      const std::size_t n = traits::send_some(fd, {&buf, 1}, fds_, true, ec);
+      if (ec == asio::error::would_block) {
+        socket_.async_wait(socket_type::wait_write,
+                           [self = this->shared_from_this()](std::error_code wec) {
+                             self->on_writable(wec);
+                           });
+        return;
+      }
+      if (ec) {
+        send_failed_ = ec;
+        writing_ = false;
+        fail_queue(ec);
+        return;
+      }
+      if (n > 0 && e.offset == 0) {
+        ++next_sequence_;
+        e.handles.clear(); // the kernel holds them now
+      }
+      e.offset += n;
+      if (e.offset == e.bytes.size()) {
+        std::unique_ptr<send_entry> done = std::move(queue_.front());
+        queue_.pop_front();
+        finish(std::move(done), {}, initiating);
+      }
+    }
+    writing_ = false;
+  }
+
+  void on_writable(std::error_code ec)
+  {
+    if (ec || !socket_.is_open()) {
+      writing_ = false;
+      if (ec != asio::error::operation_aborted) send_failed_ = ec;
+      fail_queue(ec ? ec : make_error_code(asio::error::operation_aborted));
+      return;
+    }
+    pump(false);
+  }
+
+  void finish(std::unique_ptr<send_entry> e, std::error_code ec, bool defer)
+  {
+    e->slot.clear();
+    handler_type h = std::move(e->handler);
+    if (e->bytes.capacity() <= (1u << 20) && spare_.size() < 4) spare_.push_back(std::move(e->bytes));
+    e.reset(); // closes handles that were never sent
+    if (defer) h.post(ec);
+    else h.dispatch(ec);
+  }
+
+  void fail_queue(std::error_code ec)
+  {
+    auto q = std::move(queue_);
+    queue_.clear();
+    for (auto& e : q) finish(std::move(e), ec, true);
+  }
+
+  /// Per-operation cancellation of a queued send: only a frame none of whose bytes have left
+  /// can be withdrawn; one that is partly written finishes, or the stream would be corrupt.
+  void cancel_send(std::uint64_t id)
+  {
+    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+      if ((*it)->id != id) continue;
+      if ((*it)->offset != 0) return;
+      std::unique_ptr<send_entry> e = std::move(*it);
+      queue_.erase(it);
+      finish(std::move(e), asio::error::operation_aborted, true);
+      return;
+    }
+  }
+
+  /// A broken stream from a misbehaving peer: nothing after this point can be trusted, so the
+  /// channel closes; every later operation reports @p ec.
+  void fail(std::error_code ec)
+  {
+    receive_failed_ = ec;
+    send_failed_ = ec;
+    close(ec);
+  }
+
+  struct spill_chunk {
+    std::size_t offset, size;
+    std::vector<native_handle::native_type> handles; // owned until replayed
+    spill_chunk(std::size_t o, std::size_t n, std::vector<native_handle::native_type> h)
+      : offset(o), size(n), handles(std::move(h)) {}
+    spill_chunk(spill_chunk&&) = default;
+    spill_chunk& operator=(spill_chunk&&) = default;
+    ~spill_chunk()
+    {
+      for (auto h : handles) traits::close_handle(h);
+    }
+  };
+
+  std::uint32_t next_sequence_ = 1;
+  byte_buffer spill_;                    // what a blocked sync send read from the peer
+  std::deque<spill_chunk> spill_chunks_; // ... in read-sized chunks, with their descriptors
+  std::error_code spill_error_;
+  byte_buffer head_;
+  std::vector<native_handle::native_type> fds_;
+  std::vector<native_handle::native_type> fds_in_;
+  std::deque<std::unique_ptr<send_entry>> queue_;
+  std::vector<byte_buffer> spare_;
+  std::uint64_t next_entry_id_ = 0;
+  bool writing_ = false;
+  std::error_code send_failed_;
+  std::error_code receive_failed_;
+  std::error_code closed_reason_;
+};
+
+} // namespace detail
+IPC_END_NAMESPACE
+
+#endif // IPC_DETAIL_CHANNEL_CORE_HPP

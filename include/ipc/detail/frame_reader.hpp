@@ -1,0 +1,195 @@
+// ipc/detail/frame_reader.hpp - reassembles frames and their descriptors from a byte stream.
+// SPDX-License-Identifier: BSL-1.0
+#ifndef IPC_DETAIL_FRAME_READER_HPP
+#define IPC_DETAIL_FRAME_READER_HPP
+
+#include "ipc/platform/config.hpp"
+#include "ipc/byte_buffer.hpp"
+#include "ipc/frame.hpp"
+#include "ipc/native_handle.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <span>
+#include <system_error>
+#include <vector>
+
+IPC_BEGIN_NAMESPACE
+namespace detail {
+
+/// A complete frame; `table` and `payload` view the reader's buffer until the next `prepare`.
+struct incoming_frame {
+  frame_header header;
+  std::span<const std::byte> table;
+  std::span<const std::byte> payload;
+  std::vector<native_handle> handles;
+};
+
+/// No I/O: the transport reads into `prepare()`, reports with `commit()`, and takes complete
+/// frames from `next()`. Kept apart from the socket so that it can be fuzzed byte by byte.
+///
+/// Descriptor matching. The sender attaches a frame's descriptors to the frame's first byte, in
+/// a `sendmsg` of its own, so the kernel hands them over in the `recvmsg` that returns that byte
+/// (Linux never merges two descriptor-carrying writes into one read). Each batch of
+/// descriptors is recorded with the stream range its read covered; the frame whose header
+/// starts inside that range claims it and must claim all of it. A batch that ends before the
+/// next frame starts was claimed by no frame: the peer is misbehaving, and the batch is closed.
+class frame_reader {
+public:
+  /// Bytes read ahead beyond the frame in progress (small frames coalesce into one read).
+  static constexpr std::size_t read_chunk = 64 * 1024;
+
+  explicit frame_reader(frame_limits limits = {}) : limits_(limits) {}
+
+  const frame_limits& limits() const noexcept { return limits_; }
+
+  /// Where the next read should go; never empty. Invalidates views of earlier frames.
+  ///
+  /// With @p bounded, a read into a frame larger than `read_chunk` stops at that frame's end:
+  /// reading past it would leave the next frame's first bytes at the end of the buffer, to be
+  /// moved to the front (a copy of up to half of all bytes received, at 1 MiB frames). Without
+  /// it the span is at least `read_chunk` bytes.
+  std::span<std::byte> prepare(bool bounded = true)
+  {
+    if (begin_ == buffer_.size()) {
+      base_ += begin_;
+      buffer_.clear();
+      begin_ = 0;
+    }
+    const std::size_t have = buffer_.size() - begin_;
+    // Grow towards the frame in progress geometrically, not in one step: a peer must send the
+    // bytes it announces before it makes us allocate for them. Read a chunk past the frame so
+    // that small frames coalesce into one read.
+    std::size_t want = have + read_chunk;
+    if (header_) {
+      const std::size_t total = frame_size(*header_) + read_chunk;
+      const std::size_t step = have * 2 > want ? have * 2 : want;
+      want = total < step ? total : step;
+    }
+    if (begin_ + want > buffer_.capacity() && begin_ > 0) {
+      base_ += begin_;
+      buffer_.consume(begin_);
+      begin_ = 0;
+    }
+    buffer_.reserve(begin_ + want);
+    std::size_t room = buffer_.capacity() - buffer_.size();
+    if (bounded && header_ && frame_size(*header_) > read_chunk) {
+      const std::size_t left = frame_size(*header_) - (buffer_.size() - begin_);
+      if (left < room) room = left;
+    }
+    return {buffer_.data() + buffer_.size(), room};
+  }
+
+  /// Records @p n bytes read into the span from `prepare()` and the descriptors that came
+  /// with them (ownership moves into the reader).
+  void commit(std::size_t n, std::vector<native_handle::native_type>& handles)
+  {
+    const std::uint64_t start = base_ + buffer_.size();
+    buffer_.resize(buffer_.size() + n);
+    if (!handles.empty()) {
+      batch b{{}, start, start + n};
+      b.handles.reserve(handles.size());
+      for (auto h : handles) b.handles.emplace_back(h);
+      handles.clear();
+      batches_.push_back(std::move(b));
+    }
+  }
+
+  /// Takes the next complete frame. Returns false when more bytes are needed, or with @p ec set
+  /// when the stream is broken (the reader must not be used afterwards).
+  bool next(incoming_frame& out, std::error_code& ec)
+  {
+    ec.clear();
+    const std::size_t have = buffer_.size() - begin_;
+    if (!header_) {
+      if (have < frame_header_size) return false;
+      frame_header h;
+      ec = decode_frame_header(
+        std::span<const std::byte, frame_header_size>(buffer_.data() + begin_, frame_header_size),
+        limits_, h);
+      if (ec) return false;
+      if (h.sequence != expected_sequence_) {
+        ec = errc::malformed_frame;
+        return false;
+      }
+      header_ = h;
+    }
+    const frame_header& h = *header_;
+    const std::size_t total = frame_size(h);
+    if (have < total) return false;
+
+    const std::uint64_t frame_start = base_ + begin_;
+    if (!batches_.empty() && batches_.front().end <= frame_start) {
+      ec = errc::unexpected_handles;
+      return false;
+    }
+    out.handles.clear();
+    if (h.handle_count != 0) {
+      if (batches_.empty() || batches_.front().start > frame_start) {
+        ec = errc::handles_truncated;
+        return false;
+      }
+      batch& b = batches_.front();
+      if (b.handles.size() != h.handle_count) {
+        ec = b.handles.size() > h.handle_count ? errc::unexpected_handles : errc::handles_truncated;
+        return false;
+      }
+      out.handles = std::move(b.handles);
+      batches_.pop_front();
+    }
+    const std::byte* p = buffer_.data() + begin_ + frame_header_size;
+    out.header = h;
+    out.table = {p, h.table_size};
+    out.payload = {p + h.table_size, h.payload_size};
+    ec = decode_handle_table(out.table, h.handle_count, [](const handle_entry&) {});
+    if (ec) {
+      out.handles.clear();
+      return false;
+    }
+    begin_ += total;
+    header_.reset();
+    ++expected_sequence_;
+    return true;
+  }
+
+  /// True when some bytes of an unfinished frame are buffered (end of stream now means the
+  /// peer died mid-frame).
+  bool mid_frame() const noexcept { return header_.has_value() || buffer_.size() != begin_; }
+
+  /// Drops every buffered byte and closes every unclaimed descriptor.
+  void clear() noexcept
+  {
+    batches_.clear();
+    buffer_.clear();
+    begin_ = 0;
+    header_.reset();
+  }
+
+  /// Bytes buffered and not yet handed out as frames.
+  std::size_t buffered() const noexcept { return buffer_.size() - begin_; }
+
+private:
+  struct batch {
+    std::vector<native_handle> handles;
+    std::uint64_t start, end; // stream range of the read that delivered them
+  };
+
+  static std::size_t frame_size(const frame_header& h) noexcept
+  {
+    return frame_header_size + std::size_t{h.table_size} + std::size_t{h.payload_size};
+  }
+
+  frame_limits limits_;
+  byte_buffer buffer_;
+  std::size_t begin_ = 0;   // first byte not yet handed out
+  std::uint64_t base_ = 0;  // stream offset of buffer_[0]
+  std::optional<frame_header> header_;
+  std::uint32_t expected_sequence_ = 1;
+  std::deque<batch> batches_;
+};
+
+} // namespace detail
+IPC_END_NAMESPACE
+
+#endif // IPC_DETAIL_FRAME_READER_HPP

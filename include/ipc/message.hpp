@@ -1,0 +1,79 @@
+// ipc/message.hpp - a received message: the decoded value and the handles that came with it.
+// SPDX-License-Identifier: BSL-1.0
+#ifndef IPC_MESSAGE_HPP
+#define IPC_MESSAGE_HPP
+
+#include "ipc/platform/config.hpp"
+#include "ipc/error.hpp"
+#include "ipc/handle_converter.hpp"
+#include "ipc/native_handle.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+IPC_BEGIN_NAMESPACE
+
+/// One handle received beside a message, with the sender's converter type name.
+struct received_handle {
+  std::string type_name;
+  native_handle handle;
+};
+
+/// A received message. `value` is the decoded payload; if `T` is a view type
+/// (`std::string_view`, `std::span<const std::byte>`) it points into the channel's receive
+/// buffer and is valid until the next receive on that channel. Handles not taken are closed when
+/// the message is destroyed.
+template <class T>
+class message {
+public:
+  T value{};
+
+  /// The frame's sequence number on its channel (1 for the first message).
+  std::uint32_t sequence() const noexcept { return sequence_; }
+
+  std::size_t handle_count() const noexcept { return handles_.size(); }
+
+  /// The sender's type name for handle @p i ("native" for a plain descriptor); empty when out of
+  /// range.
+  std::string_view handle_type(std::size_t i) const noexcept
+  {
+    return i < handles_.size() ? std::string_view(handles_[i].type_name) : std::string_view();
+  }
+
+  /// Takes handle @p i as a plain descriptor, whatever its type. @throws std::system_error
+  native_handle take_handle(std::size_t i)
+  {
+    std::error_code ec;
+    native_handle h = take_handle(i, ec);
+    if (ec) detail::throw_error(ec, "message::take_handle");
+    return h;
+  }
+  native_handle take_handle(std::size_t i, std::error_code& ec)
+  {
+    if (i >= handles_.size() || !handles_[i].handle) {
+      ec = errc::no_such_handle;
+      return {};
+    }
+    ec.clear();
+    return std::move(handles_[i].handle);
+  }
+
+  /// Adopted by the channel; not for users.
+  void assign(std::uint32_t sequence, std::vector<received_handle>&& handles) noexcept
+  {
+    sequence_ = sequence;
+    handles_ = std::move(handles);
+  }
+
+private:
+  std::uint32_t sequence_ = 0;
+  std::vector<received_handle> handles_;
+};
+
+IPC_END_NAMESPACE
+
+#endif // IPC_MESSAGE_HPP

@@ -1,0 +1,233 @@
+// ipc/platform/posix/traits.hpp - the POSIX backend: Unix domain stream sockets with SCM_RIGHTS.
+// SPDX-License-Identifier: BSL-1.0
+#ifndef IPC_PLATFORM_POSIX_TRAITS_HPP
+#define IPC_PLATFORM_POSIX_TRAITS_HPP
+
+#include "ipc/platform/config.hpp"
+#include "ipc/error.hpp"
+
+#include <asio/buffer.hpp>
+#include <asio/local/stream_protocol.hpp>
+
+#include <cerrno>
+#include <climits>
+#include <cstddef>
+#include <cstring>
+#include <span>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+IPC_BEGIN_NAMESPACE
+namespace platform::posix {
+
+/// Everything the portable layers need from the OS, as static functions over plain `int`s.
+struct traits {
+  using native_handle_type = int;
+  static constexpr native_handle_type invalid_handle = -1;
+
+  /// The Asio stream the channel's socket lives in.
+  template <class Executor>
+  using stream = asio::basic_stream_socket<asio::local::stream_protocol, Executor>;
+  using protocol = asio::local::stream_protocol;
+
+  /// Largest platform blob a handle-table entry may carry (POSIX sends descriptors out of band).
+  static constexpr std::size_t max_handle_blob = 0;
+  /// The kernel's per-message limit on SCM_RIGHTS descriptors (SCM_MAX_FD on Linux).
+  static constexpr std::size_t max_handles_per_message = 253;
+
+  static void close_handle(native_handle_type fd) noexcept
+  {
+    // Linux and the BSDs release the descriptor even when close() reports EINTR: never retry.
+    ::close(fd);
+  }
+
+  static native_handle_type duplicate_handle(native_handle_type fd, std::error_code& ec) noexcept
+  {
+    int r = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (r < 0) ec.assign(errno, std::system_category());
+    else ec.clear();
+    return r;
+  }
+
+  /// A connected, close-on-exec pair of local stream sockets. Both ends stay in blocking mode:
+  /// the channel's sync calls block in the kernel (one syscall), its async paths pass
+  /// MSG_DONTWAIT.
+  static std::pair<native_handle_type, native_handle_type> create_pair(std::error_code& ec) noexcept
+  {
+    int fds[2] = {-1, -1};
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+      ec.assign(errno, std::system_category());
+      return {-1, -1};
+    }
+    ec.clear();
+    return {fds[0], fds[1]};
+  }
+
+  /// Checks that @p fd is a local stream socket, the only kind a channel can run over, and makes
+  /// it close-on-exec (an adopted descriptor may come from code that did not).
+  static void check_channel_handle(native_handle_type fd, std::error_code& ec) noexcept
+  {
+    int type = 0;
+    socklen_t len = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
+      ec = errno == ENOTSOCK ? make_error_code(errc::invalid_handle)
+                             : std::error_code(errno, std::system_category());
+      return;
+    }
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof addr;
+    if (type != SOCK_STREAM || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0 ||
+        addr.ss_family != AF_UNIX) {
+      ec = errc::invalid_handle;
+      return;
+    }
+    int flags = ::fcntl(fd, F_GETFD);
+    if (flags < 0 || ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0) {
+      ec.assign(errno, std::system_category());
+      return;
+    }
+    ec.clear();
+  }
+
+  /// One `sendmsg`: the gathered @p buffers with @p handles attached as SCM_RIGHTS (only on
+  /// a frame's first write: after a short write the rest goes without them, or the peer would
+  /// receive the descriptors twice). Returns the bytes written; 0 with `would_block` when the
+  /// socket buffer is full and @p nonblocking.
+  static std::size_t send_some(native_handle_type fd, std::span<const asio::const_buffer> buffers,
+                               std::span<const native_handle_type> handles, bool nonblocking,
+                               std::error_code& ec) noexcept
+  {
+    constexpr std::size_t max_iov = 16;
+    iovec iov[max_iov];
+    std::size_t n = 0;
+    for (const auto& b : buffers) {
+      if (b.size() == 0) continue;
+      if (n == max_iov) break; // the caller loops on partial writes
+      iov[n].iov_base = const_cast<void*>(b.data());
+      iov[n].iov_len = b.size();
+      ++n;
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = n;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_handles_per_message)];
+    if (!handles.empty()) {
+      const std::size_t payload = sizeof(int) * handles.size();
+      msg.msg_control = control;
+      msg.msg_controllen = CMSG_SPACE(payload);
+      std::memset(control, 0, msg.msg_controllen);
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(payload);
+      std::memcpy(CMSG_DATA(c), handles.data(), payload);
+    }
+    const int flags = MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0);
+    for (;;) {
+      ssize_t r = ::sendmsg(fd, &msg, flags);
+      if (r >= 0) {
+        ec.clear();
+        return static_cast<std::size_t>(r);
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) ec = asio::error::would_block;
+      else ec.assign(errno, std::system_category());
+      return 0;
+    }
+  }
+
+  /// One `recvmsg` into @p buffer. Descriptors that arrive are appended to @p handles (already
+  /// close-on-exec). Returns the bytes read; 0 with no error is end of stream. A truncated
+  /// control message closes every descriptor that did arrive and reports `handles_truncated`.
+  /// The control buffer holds @p max_handles + 1 descriptors so that one too many is seen as
+  /// excess (and refused by the frame layer) rather than silently truncated.
+  static std::size_t receive_some(native_handle_type fd, std::span<std::byte> buffer,
+                                  std::vector<native_handle_type>& handles,
+                                  std::size_t max_handles, bool nonblocking,
+                                  std::error_code& ec) noexcept
+  {
+    iovec iov{buffer.data(), buffer.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (max_handles > max_handles_per_message) max_handles = max_handles_per_message;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * (max_handles_per_message + 1))];
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * (max_handles + 1));
+    int flags = nonblocking ? MSG_DONTWAIT : 0;
+#if IPC_HAS_MSG_CMSG_CLOEXEC
+    flags |= MSG_CMSG_CLOEXEC;
+#endif
+    ssize_t r;
+    for (;;) {
+      r = ::recvmsg(fd, &msg, flags);
+      if (r >= 0) break;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) ec = asio::error::would_block;
+      else ec.assign(errno, std::system_category());
+      return 0;
+    }
+    const std::size_t first = handles.size();
+    if (msg.msg_controllen > 0) {
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        const unsigned char* data = CMSG_DATA(c);
+        for (std::size_t i = 0; i < count; ++i) {
+          int h;
+          std::memcpy(&h, data + i * sizeof(int), sizeof h);
+#if !IPC_HAS_MSG_CMSG_CLOEXEC
+          ::fcntl(h, F_SETFD, FD_CLOEXEC);
+#endif
+          handles.push_back(h);
+        }
+      }
+    }
+    if (msg.msg_flags & MSG_CTRUNC) {
+      for (std::size_t i = first; i < handles.size(); ++i) ::close(handles[i]);
+      handles.resize(first);
+      ec = errc::handles_truncated;
+      return static_cast<std::size_t>(r);
+    }
+    ec.clear();
+    return static_cast<std::size_t>(r);
+  }
+
+  enum class readiness { readable = 1, writable = 2 };
+
+  /// Blocks until @p fd is readable and/or writable (whichever of @p want), for the sync paths.
+  /// Returns the bits that are ready; POLLHUP/POLLERR count as ready so the next call reports.
+  static int wait(native_handle_type fd, int want, std::error_code& ec) noexcept
+  {
+    pollfd p{fd, 0, 0};
+    if (want & int(readiness::readable)) p.events |= POLLIN;
+    if (want & int(readiness::writable)) p.events |= POLLOUT;
+    for (;;) {
+      int r = ::poll(&p, 1, -1);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) {
+        ec.assign(errno, std::system_category());
+        return 0;
+      }
+      break;
+    }
+    ec.clear();
+    int ready = 0;
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) ready |= int(readiness::readable);
+    if (p.revents & (POLLOUT | POLLHUP | POLLERR)) ready |= int(readiness::writable);
+    if (p.revents & POLLNVAL) ec.assign(EBADF, std::system_category());
+    return ready;
+  }
+};
+
+} // namespace platform::posix
+IPC_END_NAMESPACE
+
+#endif // IPC_PLATFORM_POSIX_TRAITS_HPP

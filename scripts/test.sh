@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# scripts/test.sh - installs what is missing, builds every configuration CI checks, runs every
+# test, and ends with one line "N passed, M failed". Exits non-zero on any failure.
+#
+#   gcc     g++ build, -Werror, all suites
+#   clang   clang++ build, -Werror, all suites
+#   asan    g++ with AddressSanitizer + UndefinedBehaviorSanitizer, all suites
+#   tsan    clang++ with ThreadSanitizer, the channel suite (async paths)
+#   fuzz    each libFuzzer target for FUZZ_SECONDS (default 20) from its seed corpus
+#   checks  source rules (OS headers only under include/ipc/platform/)
+#
+# Environment: CONFIGS="gcc clang asan tsan fuzz checks" to pick, FUZZ_SECONDS=N.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+scripts/deps.sh clang-14 libclang-rt-14-dev python3 || { echo "0 passed, 1 failed"; exit 1; }
+
+CONFIGS=${CONFIGS:-"checks gcc clang asan tsan fuzz"}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+passed=0
+failed=0
+failures=()
+
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); failures+=("$1"); echo "FAILED: $1"; }
+
+# Adds the results of one meson build's test log to the totals.
+count_meson() {
+  local name=$1 log=$2/meson-logs/testlog.json
+  if [ ! -f "$log" ]; then fail "$name: no test log"; return; fi
+  while IFS=$'\t' read -r result test; do
+    if [ "$result" = "OK" ]; then pass; else fail "$name/$test ($result)"; fi
+  done < <(python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line:
+        r = json.loads(line)
+        print(r["result"] + "\t" + r["name"])' "$log")
+}
+
+# meson_config NAME CXX [meson options...]: configure, build and test one configuration.
+meson_config() {
+  local name=$1 cxx=$2; shift 2
+  local dir=build/$name
+  echo "=== $name ==="
+  if [ ! -f "$dir/build.ninja" ]; then
+    if ! CXX=$cxx meson setup "$dir" -Dwerror=true -Dbench=false "$@" >"$dir.setup.log" 2>&1; then
+      mkdir -p build; cat "$dir.setup.log"; fail "$name: configure"; return
+    fi
+  fi
+  if ! meson compile -C "$dir" >"$dir.compile.log" 2>&1; then
+    tail -50 "$dir.compile.log"; fail "$name: compile"; return
+  fi
+  meson test -C "$dir" --print-errorlogs --no-rebuild >"$dir.test.log" 2>&1
+  grep -E "^ *[0-9]+/[0-9]+ " "$dir.test.log" || true
+  count_meson "$name" "$dir"
+}
+
+mkdir -p build
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+
+for config in $CONFIGS; do
+  case $config in
+    checks)
+      echo "=== checks ==="
+      leaks=$(grep -rlE '_WIN32|<windows\.h>|<sys/[a-z]+\.h>|<unistd\.h>|<fcntl\.h>|<poll\.h>' include \
+                | grep -v '/platform/' || true)
+      if [ -z "$leaks" ]; then pass; else fail "checks: OS headers outside platform/: $leaks"; fi
+      # Every C++ block in the README is a whole program that must compile and link.
+      mkdir -p build/readme
+      python3 - <<'PY'
+import re
+blocks = re.findall(r"```cpp\n(.*?)```", open("README.md").read(), re.S)
+for i, b in enumerate(blocks):
+    open(f"build/readme/example{i}.cpp", "w").write(b)
+PY
+      for src in build/readme/example*.cpp; do
+        if g++ -std=c++20 -Wall -Wextra -Werror -DASIO_STANDALONE -Iinclude "$src" -lsimdjson -pthread \
+             -o "${src%.cpp}" 2>"${src%.cpp}.log" && "${src%.cpp}" >/dev/null; then
+          pass
+        else
+          cat "${src%.cpp}.log"; fail "checks: README block $src does not compile or run"
+        fi
+      done
+      ;;
+    gcc) meson_config gcc g++ ;;
+    clang) meson_config clang clang++-14 ;;
+    asan) meson_config asan g++ -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false ;;
+    tsan) meson_config tsan clang++-14 -Db_sanitize=thread -Db_lundef=false -Dexamples=false \
+            -Dtest_suites=channel ;;
+    fuzz)
+      echo "=== fuzz (${FUZZ_SECONDS}s each) ==="
+      mkdir -p build/fuzz
+      for src in fuzz/*_fuzz.cpp; do
+        target=$(basename "$src" .cpp)
+        corpus=fuzz/corpus/${target%_fuzz}
+        libs=""
+        grep -q simdjson "$src" "include/ipc/serializers/json.hpp" 2>/dev/null && libs="-lsimdjson"
+        if ! clang++-14 -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=undefined -DASIO_STANDALONE -Iinclude "$src" $libs \
+               -o "build/fuzz/$target" >"build/fuzz/$target.compile.log" 2>&1; then
+          tail -30 "build/fuzz/$target.compile.log"; fail "fuzz/$target: compile"; continue
+        fi
+        work=build/fuzz/$target.corpus
+        rm -rf "$work"; mkdir -p "$work"
+        [ -d "$corpus" ] && cp "$corpus"/* "$work"/ 2>/dev/null
+        if (cd build/fuzz && ./"$target" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 \
+              -timeout=10 -print_final_stats=1 "$target.corpus" >"$target.log" 2>&1); then
+          echo "fuzz/$target: $(grep -m1 'stat::number_of_executed_units' "build/fuzz/$target.log" | awk '{print $2}') executions, no findings"
+          pass
+        else
+          tail -40 "build/fuzz/$target.log"; fail "fuzz/$target: finding (see build/fuzz/$target.log)"
+        fi
+      done
+      ;;
+    *) fail "unknown configuration $config" ;;
+  esac
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "failures:"
+  printf '  %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,243 @@
+// tests/frame_test.cpp - the wire format and the frame reader, without any I/O.
+// SPDX-License-Identifier: BSL-1.0
+#include "ipc/frame.hpp"
+#include "ipc/detail/frame_reader.hpp"
+
+#include "support.hpp"
+
+#include <fcntl.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using ipc::detail::frame_reader;
+using ipc::detail::incoming_frame;
+
+/// Encodes a whole frame (header + table of "native" entries + payload).
+std::vector<std::byte> make_frame(std::uint32_t seq, std::string_view payload, int handles = 0,
+                                  ipc::frame_kind kind = ipc::frame_kind::message)
+{
+  ipc::byte_buffer table;
+  for (int i = 0; i < handles; ++i) BOOST_REQUIRE(!ipc::append_handle_entry(table, "native"));
+  ipc::frame_header h;
+  h.payload_size = static_cast<std::uint32_t>(payload.size());
+  h.sequence = seq;
+  h.handle_count = static_cast<std::uint16_t>(handles);
+  h.kind = kind;
+  h.table_size = static_cast<std::uint32_t>(table.size());
+  std::vector<std::byte> out(ipc::frame_header_size + table.size() + payload.size());
+  ipc::encode_frame_header(h, out.data());
+  if (!table.empty()) std::memcpy(out.data() + ipc::frame_header_size, table.data(), table.size());
+  if (!payload.empty())
+    std::memcpy(out.data() + ipc::frame_header_size + table.size(), payload.data(), payload.size());
+  return out;
+}
+
+/// Feeds @p bytes to @p r as one read carrying @p fds.
+void feed(frame_reader& r, std::span<const std::byte> bytes, std::vector<int> fds = {})
+{
+  while (!bytes.empty() || !fds.empty()) {
+    auto space = r.prepare();
+    std::size_t n = std::min(space.size(), bytes.size());
+    std::memcpy(space.data(), bytes.data(), n);
+    r.commit(n, fds);
+    bytes = bytes.subspan(n);
+  }
+}
+
+int dev_null() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+
+std::string text(std::span<const std::byte> s)
+{
+  return std::string(reinterpret_cast<const char*>(s.data()), s.size());
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(frame)
+
+BOOST_AUTO_TEST_CASE(header_round_trips_and_is_little_endian)
+{
+  ipc::frame_header h{0x01020304u, 7, 2, ipc::frame_kind::ack, 0, 20};
+  std::byte buf[ipc::frame_header_size];
+  ipc::encode_frame_header(h, buf);
+  BOOST_TEST(std::to_integer<int>(buf[0]) == 'I');
+  BOOST_TEST(std::to_integer<int>(buf[4]) == 0x04);
+  BOOST_TEST(std::to_integer<int>(buf[7]) == 0x01);
+  ipc::frame_header d;
+  BOOST_TEST(!ipc::decode_frame_header(std::span<const std::byte, 20>(buf), {1u << 30, 64}, d));
+  BOOST_TEST(d.payload_size == h.payload_size);
+  BOOST_TEST(d.sequence == 7u);
+  BOOST_TEST(d.handle_count == 2);
+  BOOST_TEST(d.table_size == 20u);
+  BOOST_TEST((d.kind == ipc::frame_kind::ack));
+}
+
+BOOST_AUTO_TEST_CASE(header_with_top_bit_length_is_too_large_not_negative)
+{
+  ipc::frame_header h{0x80000000u, 1, 0, ipc::frame_kind::message, 0, 0};
+  std::byte buf[ipc::frame_header_size];
+  ipc::encode_frame_header(h, buf);
+  ipc::frame_header d;
+  BOOST_TEST(ipc::decode_frame_header(std::span<const std::byte, 20>(buf), {}, d) ==
+             ipc::errc::message_too_large);
+}
+
+BOOST_AUTO_TEST_CASE(header_checks_magic_kind_flags_handles_and_table)
+{
+  auto check = [](auto mutate, ipc::errc expected) {
+    ipc::frame_header h{4, 1, 1, ipc::frame_kind::message, 0, 9};
+    std::byte buf[ipc::frame_header_size];
+    ipc::encode_frame_header(h, buf);
+    mutate(buf);
+    ipc::frame_header d;
+    BOOST_TEST(ipc::decode_frame_header(std::span<const std::byte, 20>(buf), {1024, 4}, d) ==
+               expected);
+  };
+  check([](std::byte* b) { b[0] = std::byte{'X'}; }, ipc::errc::protocol_mismatch);
+  check([](std::byte* b) { b[3] = std::byte{2}; }, ipc::errc::protocol_mismatch);
+  check([](std::byte* b) { b[14] = std::byte{9}; }, ipc::errc::malformed_frame);
+  check([](std::byte* b) { b[15] = std::byte{1}; }, ipc::errc::malformed_frame);
+  check([](std::byte* b) { b[12] = std::byte{5}; }, ipc::errc::too_many_handles);
+  check([](std::byte* b) { b[16] = std::byte{2}; }, ipc::errc::malformed_frame);   // < 3 per entry
+  check([](std::byte* b) { b[17] = std::byte{0x10}; }, ipc::errc::malformed_frame); // > max entry
+}
+
+BOOST_AUTO_TEST_CASE(handle_table_must_be_consumed_exactly)
+{
+  ipc::byte_buffer t;
+  BOOST_REQUIRE(!ipc::append_handle_entry(t, "native"));
+  BOOST_REQUIRE(!ipc::append_handle_entry(t, "asio.tcp.socket"));
+  std::vector<std::string> names;
+  BOOST_TEST(!ipc::decode_handle_table(t.span(), 2, [&](const ipc::handle_entry& e) {
+    names.emplace_back(e.type_name);
+  }));
+  BOOST_TEST(names.size() == 2u);
+  BOOST_TEST(names[1] == "asio.tcp.socket");
+  auto nop = [](const ipc::handle_entry&) {};
+  BOOST_TEST(ipc::decode_handle_table(t.span(), 1, nop) == ipc::errc::malformed_frame);
+  BOOST_TEST(ipc::decode_handle_table(t.span(), 3, nop) == ipc::errc::malformed_frame);
+  BOOST_TEST(ipc::decode_handle_table(t.span().first(t.size() - 1), 2, nop) ==
+             ipc::errc::malformed_frame);
+  BOOST_TEST(ipc::append_handle_entry(t, std::string(256, 'x')) ==
+             ipc::errc::unrepresentable_value);
+}
+
+BOOST_AUTO_TEST_CASE(reader_reassembles_frames_split_at_every_byte)
+{
+  std::vector<std::byte> stream;
+  for (std::uint32_t i = 1; i <= 3; ++i) {
+    auto f = make_frame(i, std::string(i * 10, char('a' + i)));
+    stream.insert(stream.end(), f.begin(), f.end());
+  }
+  for (std::size_t split = 0; split <= stream.size(); ++split) {
+    frame_reader r;
+    std::vector<std::string> got;
+    std::error_code ec;
+    incoming_frame f;
+    feed(r, std::span(stream).first(split));
+    while (r.next(f, ec)) got.push_back(text(f.payload));
+    BOOST_REQUIRE(!ec);
+    feed(r, std::span(stream).subspan(split));
+    while (r.next(f, ec)) got.push_back(text(f.payload));
+    BOOST_REQUIRE(!ec);
+    BOOST_REQUIRE_EQUAL(got.size(), 3u);
+    BOOST_TEST(got[2] == std::string(30, 'd'));
+    BOOST_TEST(!r.mid_frame());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(reader_rejects_out_of_order_sequence)
+{
+  frame_reader r;
+  feed(r, make_frame(2, "x"));
+  incoming_frame f;
+  std::error_code ec;
+  BOOST_TEST(!r.next(f, ec));
+  BOOST_TEST(ec == ipc::errc::malformed_frame);
+}
+
+BOOST_AUTO_TEST_CASE(reader_refuses_oversized_frame_before_buffering_it)
+{
+  frame_reader r({1024, 4});
+  auto f = make_frame(1, std::string(2000, 'x'));
+  feed(r, std::span(f).first(ipc::frame_header_size));
+  incoming_frame out;
+  std::error_code ec;
+  BOOST_TEST(!r.next(out, ec));
+  BOOST_TEST(ec == ipc::errc::message_too_large);
+}
+
+BOOST_AUTO_TEST_CASE(reader_grows_geometrically_toward_a_large_frame)
+{
+  // A header announcing 64 MiB must not make the reader allocate 64 MiB up front.
+  frame_reader r({64u << 20, 4});
+  ipc::frame_header h{64u << 20, 1, 0, ipc::frame_kind::message, 0, 0};
+  std::byte buf[ipc::frame_header_size];
+  ipc::encode_frame_header(h, buf);
+  feed(r, std::span<const std::byte>(buf));
+  incoming_frame out;
+  std::error_code ec;
+  BOOST_TEST(!r.next(out, ec));
+  BOOST_TEST(!ec);
+  BOOST_TEST(r.prepare().size() <= 4 * frame_reader::read_chunk);
+}
+
+BOOST_AUTO_TEST_CASE(reader_matches_descriptors_to_their_frame)
+{
+  ipc_test::fd_guard guard;
+  frame_reader r;
+  auto f1 = make_frame(1, "no handles");
+  auto f2 = make_frame(2, "two", 2);
+  std::vector<std::byte> both(f1);
+  both.insert(both.end(), f2.begin(), f2.end());
+  feed(r, both, {dev_null(), dev_null()}); // one read, as the kernel may deliver it
+  incoming_frame f;
+  std::error_code ec;
+  BOOST_REQUIRE(r.next(f, ec));
+  BOOST_TEST(f.handles.size() == 0u);
+  BOOST_REQUIRE(r.next(f, ec));
+  BOOST_TEST(f.handles.size() == 2u);
+  BOOST_TEST(text(f.payload) == "two");
+}
+
+BOOST_AUTO_TEST_CASE(reader_reports_descriptors_no_frame_claims_and_closes_them)
+{
+  ipc_test::fd_guard guard;
+  {
+    frame_reader r;
+    feed(r, make_frame(1, "a"), {dev_null()}); // frame 1 claims none
+    feed(r, make_frame(2, "b"));
+    incoming_frame f;
+    std::error_code ec;
+    BOOST_TEST(r.next(f, ec));               // the batch may still belong to a later frame
+    BOOST_TEST(!r.next(f, ec));
+    BOOST_TEST(ec == ipc::errc::unexpected_handles);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(reader_reports_more_descriptors_than_claimed)
+{
+  ipc_test::fd_guard guard;
+  frame_reader r;
+  feed(r, make_frame(1, "a", 1), {dev_null(), dev_null()});
+  incoming_frame f;
+  std::error_code ec;
+  BOOST_TEST(!r.next(f, ec));
+  BOOST_TEST(ec == ipc::errc::unexpected_handles);
+}
+
+BOOST_AUTO_TEST_CASE(reader_reports_missing_descriptors)
+{
+  frame_reader r;
+  feed(r, make_frame(1, "a", 2));
+  incoming_frame f;
+  std::error_code ec;
+  BOOST_TEST(!r.next(f, ec));
+  BOOST_TEST(ec == ipc::errc::handles_truncated);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,95 @@
+// tests/support.hpp - helpers shared by the suites: descriptor counting and forked children.
+// SPDX-License-Identifier: BSL-1.0
+#ifndef IPC_TESTS_SUPPORT_HPP
+#define IPC_TESTS_SUPPORT_HPP
+
+#include <boost/test/unit_test.hpp>
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <string>
+
+namespace ipc_test {
+
+/// Open descriptors of this process (entries of /proc/self/fd, minus the one used to list them).
+inline int open_fds()
+{
+  DIR* d = ::opendir("/proc/self/fd");
+  if (d == nullptr) return -1;
+  int n = 0;
+  while (::readdir(d) != nullptr) ++n;
+  ::closedir(d);
+  return n - 3; // ".", ".." and the directory's own descriptor
+}
+
+/// Asserts that a scope leaves the number of open descriptors as it found it.
+struct fd_guard {
+  int before = open_fds();
+  ~fd_guard() { BOOST_CHECK_EQUAL(open_fds(), before); }
+};
+
+/// A forked child running @p body; its exit status is 0 when @p body returns true. Exceptions
+/// and failed checks in the child become a non-zero status (the child never returns into the
+/// test runner).
+class child_process {
+public:
+  explicit child_process(std::function<bool()> body)
+  {
+    std::fflush(nullptr);
+    pid_ = ::fork();
+    BOOST_REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      int code = 1;
+      try {
+        code = body() ? 0 : 2;
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "child: exception: %s\n", e.what());
+        code = 3;
+      } catch (...) {
+        code = 4;
+      }
+      std::fflush(nullptr);
+      ::_exit(code);
+    }
+  }
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+  ~child_process()
+  {
+    if (pid_ > 0 && !reaped_) {
+      ::kill(pid_, SIGKILL);
+      int st;
+      ::waitpid(pid_, &st, 0);
+    }
+  }
+
+  pid_t pid() const { return pid_; }
+
+  /// Waits and returns the exit code (128 + signal for a signalled child).
+  int wait()
+  {
+    int st = 0;
+    while (::waitpid(pid_, &st, 0) < 0) {
+    }
+    reaped_ = true;
+    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+    return WEXITSTATUS(st);
+  }
+
+  void kill(int sig = SIGKILL) { ::kill(pid_, sig); }
+
+private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+} // namespace ipc_test
+
+#endif // IPC_TESTS_SUPPORT_HPP
