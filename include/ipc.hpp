@@ -12,6 +12,7 @@
 #include "ipc/handle_converter.hpp"
 #include "ipc/message.hpp"
 #include "ipc/native_handle.hpp"
+#include "ipc/process.hpp"
 #include "ipc/serializer.hpp"
 #include "ipc/serializers/binary.hpp"
 #include "ipc/serializers/raw.hpp"
