@@ -7,14 +7,16 @@
 #   asan    g++ with AddressSanitizer + UndefinedBehaviorSanitizer, all suites
 #   tsan    clang++ with ThreadSanitizer: the channel and process suites (async paths, threads)
 #   fuzz    each libFuzzer target for FUZZ_SECONDS (default 20) from its seed corpus
-#   checks  source rules (OS headers only under include/ipc/platform/)
+#   checks  source rules (OS headers only under include/ipc/platform/), documentation
+#           examples compile and run
+#   consumers, docs  scripts/consumers.sh and scripts/docs.sh, when present in CONFIGS
 #
 # Environment: CONFIGS="gcc clang asan tsan fuzz checks" to pick, FUZZ_SECONDS=N.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-scripts/deps.sh clang-14 libclang-rt-14-dev python3 || { echo "0 passed, 1 failed"; exit 1; }
+scripts/deps.sh clang-14 libclang-rt-14-dev python3 curl || { echo "0 passed, 1 failed"; exit 1; }
 
 CONFIGS=${CONFIGS:-"checks gcc clang asan tsan fuzz"}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
@@ -70,11 +72,14 @@ for config in $CONFIGS; do
       leaks=$(grep -rlE '_WIN32|<windows\.h>|<sys/[a-z]+\.h>|<unistd\.h>|<fcntl\.h>|<poll\.h>' include \
                 | grep -v '/platform/' || true)
       if [ -z "$leaks" ]; then pass; else fail "checks: OS headers outside platform/: $leaks"; fi
-      # Every C++ block in the README is a whole program that must compile and link.
+      # Every C++ block in the README and docs/ is a whole program that must compile and run.
       mkdir -p build/readme
       python3 - <<'PY'
 import re
-blocks = re.findall(r"```cpp\n(.*?)```", open("README.md").read(), re.S)
+import glob
+blocks = []
+for doc in ["README.md"] + sorted(glob.glob("docs/*.md")):
+    blocks += re.findall(r"```cpp\n(.*?)```", open(doc).read(), re.S)
 for i, b in enumerate(blocks):
     open(f"build/readme/example{i}.cpp", "w").write(b)
 PY
@@ -83,7 +88,7 @@ PY
              -o "${src%.cpp}" 2>"${src%.cpp}.log" && "${src%.cpp}" >/dev/null; then
           pass
         else
-          cat "${src%.cpp}.log"; fail "checks: README block $src does not compile or run"
+          cat "${src%.cpp}.log"; fail "checks: documentation block $src does not compile or run"
         fi
       done
       ;;
@@ -116,6 +121,20 @@ PY
           tail -40 "build/fuzz/$target.log"; fail "fuzz/$target: finding (see build/fuzz/$target.log)"
         fi
       done
+      ;;
+    consumers|docs)
+      # scripts/<config>.sh prints one "PASS name" or "FAIL name" line per check.
+      echo "=== $config ==="
+      if [ -x "scripts/$config.sh" ]; then
+        while read -r verdict name; do
+          case $verdict in
+            PASS) pass ;;
+            FAIL) fail "$config/$name" ;;
+          esac
+        done < <(scripts/"$config".sh 2>&1 | tee "build/$config.log" | grep -E '^(PASS|FAIL) ')
+      else
+        fail "$config: scripts/$config.sh missing"
+      fi
       ;;
     *) fail "unknown configuration $config" ;;
   esac

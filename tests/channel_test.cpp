@@ -121,6 +121,20 @@ BOOST_AUTO_TEST_CASE(error_code_overloads_do_not_throw)
   BOOST_TEST(ec == asio::error::eof);
 }
 
+BOOST_AUTO_TEST_CASE(peer_credentials_name_the_process_that_made_the_connection)
+{
+  asio::io_context io;
+  auto ab = raw_channel::pair(io.get_executor());
+  const ipc::peer_credentials p = ab.first.peer();
+  BOOST_TEST(p.pid == long(::getpid()));
+  BOOST_TEST(p.uid == long(::getuid()));
+  BOOST_TEST(p.gid == long(::getgid()));
+  ab.first.close();
+  std::error_code ec;
+  (void)ab.first.peer(ec);
+  BOOST_TEST(ec == ipc::errc::channel_closed);
+}
+
 BOOST_AUTO_TEST_CASE(raw_views_point_into_the_receive_buffer)
 {
   asio::io_context io;

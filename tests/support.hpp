@@ -15,6 +15,7 @@
 #include <exception>
 #include <functional>
 #include <string>
+#include <utility>
 
 namespace ipc_test {
 
@@ -58,6 +59,10 @@ public:
       std::fflush(nullptr);
       ::_exit(code);
     }
+  }
+  child_process(child_process&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)), reaped_(other.reaped_)
+  {
   }
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;

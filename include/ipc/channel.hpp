@@ -62,6 +62,13 @@ inline constexpr bool ends_with_handle_v<T, Ts...> = is_movable_handle_v<last_t<
 
 } // namespace detail
 
+/// Who is at the other end of a channel (-1 where unknown).
+struct peer_credentials {
+  long pid = -1;
+  long uid = -1;
+  long gid = -1;
+};
+
 /// A typed, framed, bidirectional message channel to one peer process, over a Unix domain
 /// stream socket (POSIX) with descriptors passed beside each message.
 ///
@@ -184,6 +191,26 @@ public:
   /// The underlying Asio socket. Reading or writing it directly corrupts the framing.
   next_layer_type& next_layer() noexcept { return core_->socket_; }
   const channel_options& options() const noexcept { return core_->options_; }
+
+  /// The peer's process, user and group ids, as the kernel recorded them when the connection
+  /// was made. For a pair made by `pair()` or `spawn` that is the process that created the pair
+  /// (the parent), on both ends. @throws std::system_error
+  peer_credentials peer() const
+  {
+    std::error_code ec;
+    peer_credentials c = peer(ec);
+    if (ec) detail::throw_error(ec, "channel::peer");
+    return c;
+  }
+  peer_credentials peer(std::error_code& ec) const noexcept
+  {
+    if (!is_open()) {
+      ec = errc::channel_closed;
+      return {};
+    }
+    const auto c = platform::traits::peer_credentials(core_->socket_.native_handle(), ec);
+    return {c.pid, c.uid, c.gid};
+  }
   Serializer& serializer() noexcept { return core_->serializer_; }
 
   /// Closes the socket. Queued sends and a pending receive complete with
@@ -191,6 +218,25 @@ public:
   void close() noexcept
   {
     if (core_) core_->close();
+  }
+
+  /// Gives up the socket: the channel is closed afterwards and the caller owns the descriptor.
+  /// Refused with `errc::channel_not_idle` while sends are queued, a receive is outstanding, or
+  /// received bytes are buffered but not yet taken. @throws std::system_error
+  ipc::native_handle release()
+  {
+    std::error_code ec;
+    ipc::native_handle h = release(ec);
+    if (ec) detail::throw_error(ec, "channel::release");
+    return h;
+  }
+  ipc::native_handle release(std::error_code& ec)
+  {
+    if (!core_) {
+      ec = errc::channel_closed;
+      return {};
+    }
+    return core_->release(ec);
   }
 
   // ---- sync operations ----------------------------------------------------------------------
@@ -302,9 +348,10 @@ private:
   template <class T, class... H>
   void send_impl(const T& msg, std::error_code& ec, H&&... handles)
   {
-    static_assert((detail::is_movable_handle_v<H&&> && ...),
-                  "handles are moved into send(): pass std::move(h), and give its type an "
-                  "ipc::handle_converter specialization");
+    static_assert((detail::check_transferable<std::remove_cvref_t<H>>() && ...));
+    static_assert((!std::is_lvalue_reference_v<H> && ...),
+                  "ipc: handles are moved into send(): pass std::move(h) (the sender's object is "
+                  "emptied; duplicate it first to keep a copy)");
     std::array<detail::outgoing_handle, sizeof...(H)> out{};
     if (!core_) {
       ec = errc::channel_closed;
@@ -370,9 +417,9 @@ private:
     std::error_code ec;
     bool ok = std::apply(
       [&](auto&&... hs) {
-        static_assert((detail::is_movable_handle_v<decltype(hs)> && ...),
-                      "handles are moved into async_send(): pass std::move(h), and give its type "
-                      "an ipc::handle_converter specialization");
+        static_assert((detail::check_transferable<std::remove_cvref_t<decltype(hs)>>() && ...));
+        static_assert((!std::is_lvalue_reference_v<decltype(hs)> && ...),
+                      "ipc: handles are moved into async_send(): pass std::move(h)");
         return convert(out, ec, std::forward<decltype(hs)>(hs)...);
       },
       std::forward<HandleTuple>(handles));

@@ -59,6 +59,9 @@ enum class errc {
   no_parent_channel,
   /// The parent set up its channel with a different serializer than the one asked for.
   serializer_mismatch,
+  /// A channel cannot give up its socket while operations are outstanding or received bytes
+  /// are still buffered (they would be lost).
+  channel_not_idle,
 };
 
 namespace detail {
@@ -89,6 +92,7 @@ public:
     case errc::invalid_handle: return "handle is not a connected local stream socket";
     case errc::no_such_handle: return "message has no handle at that index (or it was already taken)";
     case errc::no_parent_channel: return "process was not started with an inherited channel (IPC_CHANNEL_FD unset)";
+    case errc::channel_not_idle: return "channel has outstanding operations or buffered input";
     case errc::serializer_mismatch: return "inherited channel uses a different serializer (IPC_CHANNEL_SERIALIZATION)";
     }
     return "unknown ipc error";

@@ -36,6 +36,42 @@ concept transferable = requires(H&& h, native_handle&& n, const asio::any_io_exe
   { handle_converter<H>::got(std::move(n), ex, ec) } -> std::same_as<H>;
 };
 
+namespace detail {
+
+template <class T>
+concept complete_type = requires { sizeof(T); };
+
+/// The compiler's answer to "why is H not transferable", one requirement at a time: used by
+/// `send` so that a missing converter, or a converter missing a piece, is named in the error.
+template <class H>
+constexpr bool check_transferable() noexcept
+{
+  using converter = handle_converter<H>;
+  static_assert(complete_type<converter>,
+                "ipc: this handle type has no ipc::handle_converter<H> specialization: include the "
+                "header that provides one (ipc/converters/asio.hpp, ipc/converters/channel.hpp) or "
+                "specialize ipc::handle_converter<H> with type_name, kind, send and got");
+  if constexpr (complete_type<converter>) {
+    static_assert(requires { { converter::type_name } -> std::convertible_to<std::string_view>; },
+                  "ipc: handle_converter<H> lacks `static constexpr std::string_view type_name`");
+    static_assert(requires { { converter::kind } -> std::convertible_to<handle_kind>; },
+                  "ipc: handle_converter<H> lacks `static constexpr ipc::handle_kind kind`");
+    static_assert(requires(H&& h, std::error_code& ec) {
+                    { converter::send(std::move(h), ec) } -> std::same_as<native_handle>;
+                  },
+                  "ipc: handle_converter<H> lacks `static ipc::native_handle send(H&&, "
+                  "std::error_code&)`");
+    static_assert(requires(native_handle&& n, const asio::any_io_executor& ex, std::error_code& ec) {
+                    { converter::got(std::move(n), ex, ec) } -> std::same_as<H>;
+                  },
+                  "ipc: handle_converter<H> lacks `static H got(ipc::native_handle&&, const "
+                  "asio::any_io_executor&, std::error_code&)`");
+  }
+  return true;
+}
+
+} // namespace detail
+
 /// Any descriptor, as it is ("native"): ownership moves into the message.
 template <>
 struct handle_converter<native_handle> {

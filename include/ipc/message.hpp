@@ -9,6 +9,7 @@
 #include "ipc/native_handle.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -60,6 +61,38 @@ public:
     }
     ec.clear();
     return std::move(handles_[i].handle);
+  }
+
+  /// Takes handle @p i as an @p H rebuilt on @p ex by `handle_converter<H>::got`. The sender's
+  /// converter type name must equal `handle_converter<H>::type_name`; otherwise the handle is
+  /// closed and the result is `errc::handle_type_mismatch`. A descriptor that does not hold what
+  /// its name claims (a pipe sent as a TCP socket) is refused by `got` (`errc::invalid_handle`)
+  /// and closed. Either way the handle is gone afterwards.
+  template <transferable H>
+  std::optional<H> take_handle(std::size_t i, const asio::any_io_executor& ex, std::error_code& ec)
+  {
+    if (i >= handles_.size() || !handles_[i].handle) {
+      ec = errc::no_such_handle;
+      return std::nullopt;
+    }
+    native_handle h = std::move(handles_[i].handle);
+    if (handles_[i].type_name != handle_converter<H>::type_name) {
+      ec = errc::handle_type_mismatch;
+      return std::nullopt; // h closes here
+    }
+    H object = handle_converter<H>::got(std::move(h), ex, ec);
+    if (ec) return std::nullopt;
+    return std::optional<H>(std::move(object));
+  }
+
+  /// As above. @throws std::system_error
+  template <transferable H>
+  H take_handle(std::size_t i, const asio::any_io_executor& ex)
+  {
+    std::error_code ec;
+    std::optional<H> h = take_handle<H>(i, ex, ec);
+    if (ec) detail::throw_error(ec, "message::take_handle");
+    return std::move(*h);
   }
 
   /// Adopted by the channel; not for users.

@@ -289,6 +289,25 @@ public:
     return m;
   }
 
+  /// Gives up the socket (for sending the channel itself over another channel). Refused while
+  /// anything is in flight or buffered, since that would be lost with the socket.
+  native_handle release(std::error_code& ec)
+  {
+    if (!socket_.is_open()) {
+      ec = errc::channel_closed;
+      return {};
+    }
+    if (writing_ || !queue_.empty() || receiving_ || reader_.buffered() != 0 ||
+        !spill_chunks_.empty()) {
+      ec = errc::channel_not_idle;
+      return {};
+    }
+    native_handle h(socket_.release(ec));
+    if (ec) return {};
+    close();
+    return h;
+  }
+
   // ---- closing ------------------------------------------------------------------------------
 
   /// Closes the socket, aborts queued sends and drops buffered input (closing any descriptors

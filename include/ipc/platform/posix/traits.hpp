@@ -200,6 +200,81 @@ struct traits {
     return static_cast<std::size_t>(r);
   }
 
+  /// The peer's process, user and group ids (SO_PEERCRED): taken by the kernel when the
+  /// connection was made (for a socketpair, when the pair was created: both ends then report
+  /// the creating process).
+  struct credentials {
+    long pid = -1;
+    long uid = -1;
+    long gid = -1;
+  };
+  static credentials peer_credentials(native_handle_type fd, std::error_code& ec) noexcept
+  {
+    credentials c;
+#if defined(SO_PEERCRED)
+    ucred u{};
+    socklen_t len = sizeof u;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &u, &len) != 0) {
+      ec.assign(errno, std::system_category());
+      return c;
+    }
+    c.pid = u.pid;
+    c.uid = u.uid;
+    c.gid = u.gid;
+    ec.clear();
+#else
+    (void)fd;
+    ec = std::make_error_code(std::errc::operation_not_supported);
+#endif
+    return c;
+  }
+
+  /// What kind of socket a descriptor is, for converters that rebuild typed sockets.
+  enum class socket_family { local, ipv4, ipv6, other };
+  enum class socket_type { stream, datagram, seqpacket, other };
+  struct socket_info {
+    socket_family family = socket_family::other;
+    socket_type type = socket_type::other;
+    bool listening = false;
+  };
+  static socket_info describe_socket(native_handle_type fd, std::error_code& ec) noexcept
+  {
+    socket_info info;
+    int type = 0, listening = 0;
+    socklen_t len = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
+      ec.assign(errno, std::system_category());
+      return info;
+    }
+    len = sizeof listening;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0) listening = 0;
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) {
+      ec.assign(errno, std::system_category());
+      return info;
+    }
+    ec.clear();
+    info.family = addr.ss_family == AF_UNIX    ? socket_family::local
+                  : addr.ss_family == AF_INET  ? socket_family::ipv4
+                  : addr.ss_family == AF_INET6 ? socket_family::ipv6
+                                               : socket_family::other;
+    info.type = type == SOCK_STREAM      ? socket_type::stream
+                : type == SOCK_DGRAM     ? socket_type::datagram
+                : type == SOCK_SEQPACKET ? socket_type::seqpacket
+                                         : socket_type::other;
+    info.listening = listening != 0;
+    return info;
+  }
+
+  /// Makes @p fd close-on-exec (Asio opens and accepts sockets without it).
+  static void set_close_on_exec(native_handle_type fd, std::error_code& ec) noexcept
+  {
+    const int flags = ::fcntl(fd, F_GETFD);
+    if (flags < 0 || ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0) ec.assign(errno, std::system_category());
+    else ec.clear();
+  }
+
   enum class readiness { readable = 1, writable = 2 };
 
   /// Blocks until @p fd is readable and/or writable (whichever of @p want), for the sync paths.

@@ -1,0 +1,167 @@
+// ipc/converters/asio.hpp - handle converters for Asio's TCP, UDP and local sockets and acceptors.
+// SPDX-License-Identifier: BSL-1.0
+#ifndef IPC_CONVERTERS_ASIO_HPP
+#define IPC_CONVERTERS_ASIO_HPP
+
+#include "ipc/platform/config.hpp"
+#include "ipc/error.hpp"
+#include "ipc/handle_converter.hpp"
+#include "ipc/native_handle.hpp"
+#include "ipc/platform/traits.hpp"
+
+#include <asio/basic_datagram_socket.hpp>
+#include <asio/basic_socket_acceptor.hpp>
+#include <asio/basic_stream_socket.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ip/udp.hpp>
+#include <asio/local/stream_protocol.hpp>
+
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+
+IPC_BEGIN_NAMESPACE
+namespace detail {
+
+using socket_family = platform::traits::socket_family;
+using socket_type = platform::traits::socket_type;
+
+/// Per protocol: which descriptors are acceptable and how to name the protocol to Asio.
+template <class Protocol>
+struct protocol_traits;
+
+template <>
+struct protocol_traits<asio::ip::tcp> {
+  static constexpr socket_type type = socket_type::stream;
+  static bool accepts(socket_family f) noexcept
+  {
+    return f == socket_family::ipv4 || f == socket_family::ipv6;
+  }
+  static asio::ip::tcp protocol(socket_family f) noexcept
+  {
+    return f == socket_family::ipv6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4();
+  }
+};
+
+template <>
+struct protocol_traits<asio::ip::udp> {
+  static constexpr socket_type type = socket_type::datagram;
+  static bool accepts(socket_family f) noexcept
+  {
+    return f == socket_family::ipv4 || f == socket_family::ipv6;
+  }
+  static asio::ip::udp protocol(socket_family f) noexcept
+  {
+    return f == socket_family::ipv6 ? asio::ip::udp::v6() : asio::ip::udp::v4();
+  }
+};
+
+template <>
+struct protocol_traits<asio::local::stream_protocol> {
+  static constexpr socket_type type = socket_type::stream;
+  static bool accepts(socket_family f) noexcept { return f == socket_family::local; }
+  static asio::local::stream_protocol protocol(socket_family) noexcept { return {}; }
+};
+
+/// Takes the descriptor out of an Asio socket or acceptor (cancelling its pending operations,
+/// which complete with operation_aborted) and makes it close-on-exec.
+template <class Object>
+native_handle release_socket(Object& object, std::error_code& ec)
+{
+  if (!object.is_open()) {
+    ec = errc::no_such_handle;
+    return {};
+  }
+  native_handle h(object.release(ec));
+  if (ec) return {};
+  platform::traits::set_close_on_exec(h.get(), ec);
+  return ec ? native_handle() : std::move(h);
+}
+
+/// Wraps @p h in a new Asio object on @p ex after checking it really is that kind of socket:
+/// a peer that labels a pipe as a TCP socket gets `invalid_handle`, not a broken object.
+template <class Object, class Protocol>
+Object adopt_socket(native_handle&& h, const asio::any_io_executor& ex, bool listening,
+                    std::error_code& ec)
+{
+  using executor_type = typename Object::executor_type;
+  Object object{executor_type(ex)};
+  const auto info = platform::traits::describe_socket(h.get(), ec);
+  if (ec) {
+    if (ec == std::errc::not_a_socket) ec = errc::invalid_handle;
+    return object;
+  }
+  if (info.type != protocol_traits<Protocol>::type || !protocol_traits<Protocol>::accepts(info.family) ||
+      info.listening != listening) {
+    ec = errc::invalid_handle;
+    return object;
+  }
+  object.assign(protocol_traits<Protocol>::protocol(info.family), h.get(), ec);
+  if (!ec) (void)h.release();
+  return object;
+}
+
+} // namespace detail
+
+/// A connected stream socket (TCP or local). The receiver reads and writes it as its own; the
+/// remote end sees one continuous connection. The sender's object is emptied by `send`.
+template <class Protocol, class Executor>
+  requires std::same_as<Protocol, asio::ip::tcp> ||
+           std::same_as<Protocol, asio::local::stream_protocol>
+struct handle_converter<asio::basic_stream_socket<Protocol, Executor>> {
+  using object_type = asio::basic_stream_socket<Protocol, Executor>;
+  static constexpr std::string_view type_name =
+    std::is_same_v<Protocol, asio::ip::tcp> ? "asio.tcp.socket" : "asio.local.stream.socket";
+  static constexpr handle_kind kind = handle_kind::socket;
+
+  static native_handle send(object_type&& s, std::error_code& ec)
+  {
+    return detail::release_socket(s, ec);
+  }
+  static object_type got(native_handle&& h, const asio::any_io_executor& ex, std::error_code& ec)
+  {
+    return detail::adopt_socket<object_type, Protocol>(std::move(h), ex, false, ec);
+  }
+};
+
+/// A UDP socket (bound or connected).
+template <class Executor>
+struct handle_converter<asio::basic_datagram_socket<asio::ip::udp, Executor>> {
+  using object_type = asio::basic_datagram_socket<asio::ip::udp, Executor>;
+  static constexpr std::string_view type_name = "asio.udp.socket";
+  static constexpr handle_kind kind = handle_kind::socket;
+
+  static native_handle send(object_type&& s, std::error_code& ec)
+  {
+    return detail::release_socket(s, ec);
+  }
+  static object_type got(native_handle&& h, const asio::any_io_executor& ex, std::error_code& ec)
+  {
+    return detail::adopt_socket<object_type, asio::ip::udp>(std::move(h), ex, false, ec);
+  }
+};
+
+/// A listening socket (TCP or local). The receiver accepts on it; several processes may accept
+/// on the same listening socket (each connection goes to one of them).
+template <class Protocol, class Executor>
+  requires std::same_as<Protocol, asio::ip::tcp> ||
+           std::same_as<Protocol, asio::local::stream_protocol>
+struct handle_converter<asio::basic_socket_acceptor<Protocol, Executor>> {
+  using object_type = asio::basic_socket_acceptor<Protocol, Executor>;
+  static constexpr std::string_view type_name =
+    std::is_same_v<Protocol, asio::ip::tcp> ? "asio.tcp.acceptor" : "asio.local.stream.acceptor";
+  static constexpr handle_kind kind = handle_kind::socket;
+
+  static native_handle send(object_type&& a, std::error_code& ec)
+  {
+    return detail::release_socket(a, ec);
+  }
+  static object_type got(native_handle&& h, const asio::any_io_executor& ex, std::error_code& ec)
+  {
+    return detail::adopt_socket<object_type, Protocol>(std::move(h), ex, true, ec);
+  }
+};
+
+IPC_END_NAMESPACE
+
+#endif // IPC_CONVERTERS_ASIO_HPP

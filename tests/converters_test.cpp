@@ -1,0 +1,295 @@
+// tests/converters_test.cpp - typed handles (Asio sockets, acceptors, channels) across processes.
+// SPDX-License-Identifier: BSL-1.0
+#include "ipc/channel.hpp" // first: it configures Asio
+#include "ipc/converters/asio.hpp"
+#include "ipc/converters/channel.hpp"
+#include "ipc/serializers/binary.hpp"
+
+#include "support.hpp"
+
+#include <asio/connect.hpp>
+#include <asio/io_context.hpp>
+#include <asio/read.hpp>
+#include <asio/read_until.hpp>
+#include <asio/write.hpp>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace user {
+/// A type of the user's own: the write end of a pipe, with a converter written by the user.
+struct pipe_writer {
+  ipc::native_handle fd;
+};
+/// A converter that lies: it labels any descriptor as a TCP socket.
+struct liar {
+  ipc::native_handle fd;
+};
+} // namespace user
+
+template <>
+struct ipc::handle_converter<user::pipe_writer> {
+  static constexpr std::string_view type_name = "example.pipe_writer";
+  static constexpr ipc::handle_kind kind = ipc::handle_kind::pipe;
+  static ipc::native_handle send(user::pipe_writer&& w, std::error_code& ec)
+  {
+    ec.clear();
+    return std::move(w.fd);
+  }
+  static user::pipe_writer got(ipc::native_handle&& h, const asio::any_io_executor&,
+                               std::error_code& ec)
+  {
+    ec.clear();
+    return user::pipe_writer{std::move(h)};
+  }
+};
+
+template <>
+struct ipc::handle_converter<user::liar> {
+  static constexpr std::string_view type_name = "asio.tcp.socket";
+  static constexpr ipc::handle_kind kind = ipc::handle_kind::socket;
+  static ipc::native_handle send(user::liar&& l, std::error_code& ec)
+  {
+    ec.clear();
+    return std::move(l.fd);
+  }
+  static user::liar got(ipc::native_handle&& h, const asio::any_io_executor&, std::error_code& ec)
+  {
+    ec.clear();
+    return user::liar{std::move(h)};
+  }
+};
+
+static_assert(ipc::transferable<asio::ip::tcp::socket>);
+static_assert(ipc::transferable<asio::ip::tcp::acceptor>);
+static_assert(ipc::transferable<asio::ip::udp::socket>);
+static_assert(ipc::transferable<asio::local::stream_protocol::socket>);
+static_assert(ipc::transferable<asio::local::stream_protocol::acceptor>);
+static_assert(ipc::transferable<ipc::native_handle>);
+static_assert(ipc::transferable<ipc::channel<ipc::binary>>);
+static_assert(ipc::transferable<user::pipe_writer>);
+static_assert(!ipc::transferable<int>);
+static_assert(!ipc::transferable<std::string>);
+
+namespace {
+
+using bin_channel = ipc::channel<ipc::binary>;
+using tcp = asio::ip::tcp;
+
+std::pair<ipc::native_handle, ipc::native_handle> socket_pair()
+{
+  int sv[2];
+  BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  return {ipc::native_handle(sv[0]), ipc::native_handle(sv[1])};
+}
+
+/// A forked child that adopts @p fd as its channel and runs @p body with it.
+template <class Body>
+ipc_test::child_process forked(ipc::native_handle& mine, ipc::native_handle& theirs, Body body)
+{
+  const int keep = theirs.get(), drop = mine.get();
+  ipc_test::child_process c([=] {
+    ::close(drop);
+    asio::io_context io;
+    bin_channel ch(io.get_executor(), ipc::native_handle(keep));
+    return body(io, ch);
+  });
+  theirs.reset();
+  return c;
+}
+
+std::string read_line(tcp::socket& s)
+{
+  std::string line;
+  asio::read_until(s, asio::dynamic_buffer(line), '\n');
+  return line.substr(0, line.find('\n') + 1);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(converters)
+
+BOOST_AUTO_TEST_CASE(a_connected_tcp_socket_moves_to_a_child_and_the_connection_continues)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  tcp::socket client(io);
+  client.connect(acceptor.local_endpoint());
+  tcp::socket server = acceptor.accept();
+
+  // The parent serves the first line itself...
+  asio::write(client, asio::buffer(std::string("one\n")));
+  BOOST_TEST(read_line(server) == "one\n");
+
+  auto ends = socket_pair();
+  auto child = forked(ends.first, ends.second, [](asio::io_context& cio, bin_channel& ch) {
+    auto m = ch.receive<std::string>();
+    tcp::socket s = m.take_handle<tcp::socket>(0, cio.get_executor());
+    // ...and the child the rest of the same connection.
+    if (read_line(s) != "two\n") return false;
+    asio::write(s, asio::buffer(std::string("Child handled it.\n")));
+    return true;
+  });
+  bin_channel ch(io.get_executor(), std::move(ends.first));
+  ch.send(std::string("take this connection"), std::move(server));
+  BOOST_TEST(!server.is_open()); // the sender's object is emptied by the send
+  asio::write(client, asio::buffer(std::string("two\n")));
+  BOOST_TEST(read_line(client) == "Child handled it.\n");
+  BOOST_TEST(child.wait() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_listening_acceptor_is_shared_with_a_child_that_accepts_on_it)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  const tcp::endpoint where = acceptor.local_endpoint();
+  auto ends = socket_pair();
+  auto child = forked(ends.first, ends.second, [](asio::io_context& cio, bin_channel& ch) {
+    auto m = ch.receive<std::string>();
+    tcp::acceptor a = m.take_handle<tcp::acceptor>(0, cio.get_executor());
+    tcp::socket s = a.accept();
+    asio::write(s, asio::buffer(std::string("accepted by the child\n")));
+    return true;
+  });
+  bin_channel ch(io.get_executor(), std::move(ends.first));
+  ch.send(std::string("listen for me"), std::move(acceptor));
+  tcp::socket client(io);
+  client.connect(where);
+  BOOST_TEST(read_line(client) == "accepted by the child\n");
+  BOOST_TEST(child.wait() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_udp_socket_moves_to_a_child_that_receives_on_it)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  asio::ip::udp::socket rx(io, asio::ip::udp::endpoint(asio::ip::address_v4::loopback(), 0));
+  const auto where = rx.local_endpoint();
+  auto ends = socket_pair();
+  auto child = forked(ends.first, ends.second, [](asio::io_context& cio, bin_channel& ch) {
+    auto m = ch.receive<std::string>();
+    auto s = m.take_handle<asio::ip::udp::socket>(0, cio.get_executor());
+    char buf[64];
+    asio::ip::udp::endpoint from;
+    const std::size_t n = s.receive_from(asio::buffer(buf), from);
+    return std::string(buf, n) == "datagram";
+  });
+  bin_channel ch(io.get_executor(), std::move(ends.first));
+  ch.send(std::string("udp"), std::move(rx));
+  // Queued in the socket itself, so it reaches the child whenever it starts reading.
+  asio::ip::udp::socket tx(io, asio::ip::udp::v4());
+  tx.send_to(asio::buffer(std::string("datagram")), where);
+  BOOST_TEST(child.wait() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_channel_end_travels_to_a_third_process)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ab = socket_pair();
+  auto cd = socket_pair();
+  // Child A gets one end of a fresh pair, child B the other: they talk without the parent.
+  auto a = forked(ab.first, ab.second, [](asio::io_context& cio, bin_channel& ch) {
+    auto m = ch.receive<std::string>();
+    auto direct = m.take_handle<bin_channel>(0, cio.get_executor());
+    direct.send(std::string("hello from A"));
+    return direct.receive<std::string>().value == "hello from B";
+  });
+  auto b = forked(cd.first, cd.second, [](asio::io_context& cio, bin_channel& ch) {
+    auto m = ch.receive<std::string>();
+    auto direct = m.take_handle<bin_channel>(0, cio.get_executor());
+    if (direct.receive<std::string>().value != "hello from A") return false;
+    direct.send(std::string("hello from B"));
+    return true;
+  });
+  bin_channel to_a(io.get_executor(), std::move(ab.first));
+  bin_channel to_b(io.get_executor(), std::move(cd.first));
+  auto fresh = bin_channel::pair(io.get_executor());
+  to_a.send(std::string("yours"), std::move(fresh.first));
+  to_b.send(std::string("yours"), std::move(fresh.second));
+  BOOST_TEST(!fresh.first.is_open());
+  BOOST_TEST(a.wait() == 0);
+  BOOST_TEST(b.wait() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_user_defined_converter_round_trips)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ab = bin_channel::pair(io.get_executor());
+  int p[2];
+  BOOST_REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+  ipc::native_handle r(p[0]);
+  ab.first.send(std::string("w"), user::pipe_writer{ipc::native_handle(p[1])});
+  auto m = ab.second.receive<std::string>();
+  BOOST_TEST(m.handle_type(0) == "example.pipe_writer");
+  user::pipe_writer w = m.take_handle<user::pipe_writer>(0, io.get_executor());
+  BOOST_TEST(::write(w.fd.get(), "x", 1) == 1);
+  char c = 0;
+  BOOST_TEST(::read(r.get(), &c, 1) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_type_mismatch_is_reported_and_the_handle_closed)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ab = bin_channel::pair(io.get_executor());
+  ab.first.send(std::string("a file"), ipc::native_handle(::open("/dev/null", O_RDONLY | O_CLOEXEC)));
+  auto m = ab.second.receive<std::string>();
+  std::error_code ec;
+  auto s = m.take_handle<tcp::socket>(0, io.get_executor(), ec);
+  BOOST_TEST(ec == ipc::errc::handle_type_mismatch);
+  BOOST_TEST(!s.has_value());
+  (void)m.take_handle(0, ec);
+  BOOST_TEST(ec == ipc::errc::no_such_handle); // gone: closed, not leaked (fd_guard checks)
+}
+
+BOOST_AUTO_TEST_CASE(a_descriptor_that_is_not_what_its_name_claims_is_refused)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ab = bin_channel::pair(io.get_executor());
+  ab.first.send(std::string("a pipe dressed as a socket"),
+                user::liar{ipc::native_handle(::open("/dev/null", O_RDONLY | O_CLOEXEC))});
+  auto m = ab.second.receive<std::string>();
+  std::error_code ec;
+  auto s = m.take_handle<tcp::socket>(0, io.get_executor(), ec);
+  BOOST_TEST(ec == ipc::errc::invalid_handle);
+  BOOST_CHECK_THROW((void)m.take_handle<tcp::socket>(0, io.get_executor()), std::system_error);
+}
+
+BOOST_AUTO_TEST_CASE(a_busy_channel_refuses_to_be_sent)
+{
+  asio::io_context io;
+  auto ab = bin_channel::pair(io.get_executor());
+  auto cd = bin_channel::pair(io.get_executor());
+  cd.second.send(std::string("unread")); // cd.first now has input waiting in the kernel...
+  (void)cd.first.receive<std::string>();  // ...taken; but another frame is buffered next:
+  cd.second.send(std::string("a"));
+  cd.second.send(std::string("b"));
+  (void)cd.first.receive<std::string>(); // reads "a" and, greedily, "b" into its buffer
+  std::error_code ec;
+  ab.first.send(std::string("channel"), std::move(cd.first), ec);
+  BOOST_TEST(ec == ipc::errc::channel_not_idle);
+}
+
+BOOST_AUTO_TEST_CASE(a_thousand_sockets_pass_with_no_descriptor_growth)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ab = bin_channel::pair(io.get_executor());
+  for (int i = 0; i < 1000; ++i) {
+    asio::ip::udp::socket s(io, asio::ip::udp::v4());
+    ab.first.send(i, std::move(s));
+    auto m = ab.second.receive<int>();
+    auto r = m.take_handle<asio::ip::udp::socket>(0, io.get_executor());
+    BOOST_REQUIRE(r.is_open());
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
