@@ -3,6 +3,8 @@
 #include "ipc/channel.hpp" // first: it configures Asio
 #include "ipc/converters/asio.hpp"
 #include "ipc/converters/channel.hpp"
+#include "ipc/file.hpp"
+#include "ipc/shared_memory.hpp"
 #include "ipc/serializers/binary.hpp"
 
 #include "support.hpp"
@@ -71,6 +73,8 @@ static_assert(ipc::transferable<asio::local::stream_protocol::acceptor>);
 static_assert(ipc::transferable<ipc::native_handle>);
 static_assert(ipc::transferable<ipc::channel<ipc::binary>>);
 static_assert(ipc::transferable<user::pipe_writer>);
+static_assert(ipc::transferable<ipc::file>);
+static_assert(ipc::transferable<ipc::shared_memory>);
 static_assert(!ipc::transferable<int>);
 static_assert(!ipc::transferable<std::string>);
 
@@ -290,6 +294,123 @@ BOOST_AUTO_TEST_CASE(a_thousand_sockets_pass_with_no_descriptor_growth)
     auto r = m.take_handle<asio::ip::udp::socket>(0, io.get_executor());
     BOOST_REQUIRE(r.is_open());
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_file_arrives_at_its_offset_and_the_offset_is_shared)
+{
+  ipc_test::fd_guard guard;
+  char path[] = "/tmp/ipcxx-file-XXXXXX";
+  ipc::native_handle tmp(::mkstemp(path));
+  BOOST_REQUIRE(tmp);
+  tmp.reset();
+  asio::io_context io;
+  ipc::file f = ipc::file::open(path, ipc::file::read | ipc::file::write);
+  ::unlink(path);
+  std::error_code ec;
+  const std::string digits = "0123456789";
+  BOOST_TEST(f.write_some(std::as_bytes(std::span(digits)), ec) == 10u);
+  f.seek(4, ipc::file::seek_origin::begin, ec);
+  ipc::file mine(ipc::native_handle::duplicate_of(f.native_handle())); // same open file
+
+  auto ends = socket_pair();
+  auto child = forked(ends.first, ends.second, [](asio::io_context& cio, bin_channel& ch) {
+    auto m = ch.receive<std::string>();
+    ipc::file g = m.take_handle<ipc::file>(0, cio.get_executor());
+    std::error_code e;
+    std::byte buf[3];
+    if (g.read_some(buf, e) != 3 || char(buf[0]) != '4' || char(buf[2]) != '6') return false;
+    ch.send(std::string("read three"));
+    return true;
+  });
+  bin_channel ch(io.get_executor(), std::move(ends.first));
+  ch.send(std::string("a file"), std::move(f));
+  BOOST_TEST(ch.receive<std::string>().value == "read three");
+  BOOST_TEST(mine.offset(ec) == 7u); // the child's read moved our offset too
+  BOOST_TEST(child.wait() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(writable_shared_memory_is_shared_both_ways)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ends = socket_pair();
+  ipc::shared_memory mem = ipc::shared_memory::create(1 << 20);
+  std::fill(mem.data().begin(), mem.data().end(), std::byte{7});
+  auto child = forked(ends.first, ends.second, [](asio::io_context& cio, bin_channel& ch) {
+    auto m = ch.receive<std::string>();
+    auto region = m.take_handle<ipc::shared_memory>(0, cio.get_executor());
+    if (region.size() != std::size_t(1 << 20) || !region.writable() || region.sealed()) return false;
+    for (auto b : region.bytes())
+      if (b != std::byte{7}) return false;
+    region.data()[123] = std::byte{42}; // visible to the parent
+    ch.send(std::string("wrote"));
+    return true;
+  });
+  bin_channel ch(io.get_executor(), std::move(ends.first));
+  ch.send(std::string("memory"), mem.duplicate());
+  BOOST_TEST(ch.receive<std::string>().value == "wrote");
+  BOOST_TEST(std::to_integer<int>(mem.bytes()[123]) == 42);
+  BOOST_TEST(child.wait() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(sealed_shared_memory_is_read_only_for_everyone)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ends = socket_pair();
+  ipc::shared_memory mem = ipc::shared_memory::create(4096);
+  std::fill(mem.data().begin(), mem.data().end(), std::byte{9});
+  mem.seal_read_only();
+  BOOST_TEST(mem.sealed());
+  BOOST_TEST(!mem.writable());
+  BOOST_TEST(std::to_integer<int>(mem.bytes()[4095]) == 9); // still readable here
+  auto child = forked(ends.first, ends.second, [](asio::io_context& cio, bin_channel& ch) {
+    auto m = ch.receive<std::string>();
+    auto region = m.take_handle<ipc::shared_memory>(0, cio.get_executor());
+    if (!region.sealed() || region.writable() || !region.data().empty()) return false;
+    if (region.bytes()[100] != std::byte{9}) return false;
+    // Not even a fresh writable mapping of the same memory is allowed.
+    std::error_code e;
+    auto again = ipc::shared_memory::adopt(region.release(), 4096, true, e);
+    return e && !again.is_open();
+  });
+  bin_channel ch(io.get_executor(), std::move(ends.first));
+  ch.send(std::string("frozen"), mem.duplicate());
+  BOOST_TEST(child.wait() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_gibibyte_of_shared_memory_costs_one_descriptor)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ab = bin_channel::pair(io.get_executor());
+  const std::size_t gib = std::size_t(1) << 30;
+  ipc::shared_memory mem = ipc::shared_memory::create(gib); // pages appear only when touched
+  mem.data()[gib - 1] = std::byte{1};
+  ab.first.send(std::string("big"), mem.duplicate());
+  auto m = ab.second.receive<std::string>();
+  auto region = m.take_handle<ipc::shared_memory>(0, io.get_executor());
+  BOOST_TEST(region.size() == gib);
+  BOOST_TEST(std::to_integer<int>(region.bytes()[gib - 1]) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_socket_labelled_as_memory_or_file_is_refused)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ab = bin_channel::pair(io.get_executor());
+  auto junk = socket_pair();
+  // A socket sent as a plain descriptor is not taken as memory...
+  ab.first.send(std::string("x"), ipc::native_handle(std::move(junk.first)));
+  auto m = ab.second.receive<std::string>();
+  std::error_code ec;
+  (void)m.take_handle<ipc::shared_memory>(0, io.get_executor(), ec);
+  BOOST_TEST(ec == ipc::errc::handle_type_mismatch); // "native" is not "shared_memory"
+  ipc::native_handle raw(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  auto f = ipc::handle_converter<ipc::file>::got(std::move(raw), io.get_executor(), ec);
+  BOOST_TEST(ec == ipc::errc::invalid_handle); // a device is not a regular file
+  auto s = ipc::handle_converter<ipc::shared_memory>::got(std::move(junk.second), io.get_executor(), ec);
+  BOOST_TEST(ec == ipc::errc::invalid_handle);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

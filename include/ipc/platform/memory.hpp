@@ -1,0 +1,25 @@
+// ipc/platform/memory.hpp - picks the file and shared-memory backend: `ipc::platform::memory`.
+// SPDX-License-Identifier: BSL-1.0
+#ifndef IPC_PLATFORM_MEMORY_HPP
+#define IPC_PLATFORM_MEMORY_HPP
+
+#include "ipc/platform/config.hpp"
+
+#if IPC_WINDOWS
+#error "the Windows backend is not written yet (include/ipc/platform/windows/)"
+#else
+#include "ipc/platform/posix/memory.hpp"
+#endif
+
+IPC_BEGIN_NAMESPACE
+namespace platform {
+
+#if IPC_WINDOWS
+#else
+using memory = posix::memory;
+#endif // IPC_WINDOWS
+
+} // namespace platform
+IPC_END_NAMESPACE
+
+#endif // IPC_PLATFORM_MEMORY_HPP
