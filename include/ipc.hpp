@@ -18,6 +18,7 @@
 #include "ipc/process.hpp"
 #include "ipc/serializer.hpp"
 #include "ipc/shared_memory.hpp"
+#include "ipc/version.hpp"
 #include "ipc/serializers/binary.hpp"
 #include "ipc/serializers/raw.hpp"
 #if __has_include(<simdjson.h>) && !defined(IPC_DISABLE_JSON)

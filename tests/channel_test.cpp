@@ -486,6 +486,29 @@ BOOST_AUTO_TEST_CASE(more_descriptors_than_max_handles_are_refused_without_leaks
   for (int fd : mine) ::close(fd);
 }
 
+BOOST_AUTO_TEST_CASE(descriptors_sprinkled_through_a_frame_body_are_refused_promptly)
+{
+  // Regression: descriptors that came with the body of an unfinished frame piled up (2000 of
+  // them with max_handles = 1) until the frame completed, which a peer need never do.
+  ipc_test::fd_guard guard;
+  std::vector<int> mine;
+  {
+    hostile_peer p({.max_message_size = 1 << 20, .max_handles = 1});
+    raw_write(p.peer.get(), header_bytes(1 << 20));
+    const std::vector<std::byte> one_byte(1, std::byte{'x'});
+    for (int i = 0; i < 200; ++i) {
+      std::vector<int> two{dev_null(), dev_null()};
+      raw_write(p.peer.get(), one_byte, two); // each sendmsg is its own batch
+      for (int fd : two) ::close(fd);
+    }
+    std::error_code got = asio::error::would_block;
+    p.ch.async_receive<std::string>(
+      [&](std::error_code ec, ipc::message<std::string>) { got = ec; });
+    p.io.run_for(std::chrono::seconds(10));
+    BOOST_TEST(got == ipc::errc::unexpected_handles);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(frame_claiming_descriptors_that_never_came_is_refused)
 {
   hostile_peer p;

@@ -132,6 +132,14 @@ public:
   {
   }
 
+  /// Adopts @p socket on @p ctx's executor. @throws std::system_error
+  template <class ExecutionContext>
+    requires std::is_convertible_v<ExecutionContext&, asio::execution_context&>
+  basic_channel(ExecutionContext& ctx, ipc::native_handle socket, channel_options options = {})
+    : basic_channel(executor_type(ctx.get_executor()), std::move(socket), options)
+  {
+  }
+
   basic_channel(basic_channel&&) noexcept = default;
   basic_channel& operator=(basic_channel&& other) noexcept
   {

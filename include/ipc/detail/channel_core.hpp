@@ -320,6 +320,7 @@ public:
     reader_.clear();
     spill_chunks_.clear();
     spill_.clear();
+    spilled_handles_ = 0;
     fail_queue(reason ? reason : make_error_code(asio::error::operation_aborted));
   }
 
@@ -367,6 +368,7 @@ private:
   /// receive finds again (or in `spill_error_`).
   bool drain_once()
   {
+    if (spilled_handles_ >= max_spilled_handles) return false; // bounded: see below
     std::error_code ec;
     fds_in_.clear();
     const std::size_t at = spill_.size();
@@ -381,6 +383,7 @@ private:
       return false;
     }
     spill_chunk c{at, n, {}};
+    spilled_handles_ += fds_in_.size();
     c.handles.swap(fds_in_);
     spill_chunks_.push_back(std::move(c));
     return true;
@@ -398,7 +401,10 @@ private:
     std::memcpy(space.data(), spill_.data() + c.offset, c.size);
     reader_.commit(c.size, c.handles);
     spill_chunks_.pop_front();
-    if (spill_chunks_.empty()) spill_.clear();
+    if (spill_chunks_.empty()) {
+      spill_.clear();
+      spilled_handles_ = 0;
+    }
     return true;
   }
 
@@ -526,6 +532,11 @@ private:
   std::uint32_t next_sequence_ = 1;
   byte_buffer spill_;                    // what a blocked sync send read from the peer
   std::deque<spill_chunk> spill_chunks_; // ... in read-sized chunks, with their descriptors
+  std::size_t spilled_handles_ = 0;
+  /// A blocked sync send stops taking in the peer's bytes once this many descriptors came
+  /// with them (and only waits for room to write): descriptors are a scarcer resource than
+  /// memory, and a peer must not make us hold an unbounded number of them.
+  static constexpr std::size_t max_spilled_handles = 1024;
   std::error_code spill_error_;
   byte_buffer head_;
   std::vector<native_handle::native_type> fds_;

@@ -93,6 +93,12 @@ public:
       for (auto h : handles) b.handles.emplace_back(h);
       handles.clear();
       batches_.push_back(std::move(b));
+      // Reads happen only while the frame in progress is incomplete, and Linux hands over at
+      // most one sender's batch per read, so an honest peer leaves at most two batches here:
+      // the frame in progress's and one for a frame that the last read began. More means a
+      // peer attaching descriptors to the middle of a frame: refuse it now, before it makes us
+      // hold an unbounded number of them.
+      if (batches_.size() > 2) overflow_ = true;
     }
   }
 
@@ -101,6 +107,10 @@ public:
   bool next(incoming_frame& out, std::error_code& ec)
   {
     ec.clear();
+    if (overflow_) {
+      ec = errc::unexpected_handles;
+      return false;
+    }
     const std::size_t have = buffer_.size() - begin_;
     if (!header_) {
       if (have < frame_header_size) return false;
@@ -161,6 +171,7 @@ public:
   void clear() noexcept
   {
     batches_.clear();
+    overflow_ = false;
     buffer_.clear();
     begin_ = 0;
     header_.reset();
@@ -187,6 +198,7 @@ private:
   std::optional<frame_header> header_;
   std::uint32_t expected_sequence_ = 1;
   std::deque<batch> batches_;
+  bool overflow_ = false; // descriptors arrived faster than frames could claim them
 };
 
 } // namespace detail
