@@ -9,16 +9,18 @@
 #   fuzz    each libFuzzer target for FUZZ_SECONDS (default 20) from its seed corpus
 #   checks  source rules (OS headers only under include/ipc/platform/), documentation
 #           examples compile and run
-#   consumers, docs  scripts/consumers.sh and scripts/docs.sh, when present in CONFIGS
+#   consumers  scripts/consumers.sh: meson subproject, pkg-config, CMake and Conan routes,
+#              and every public header compiling on its own
+#   docs       scripts/docs.sh: Doxygen without warnings, no dead links
 #
-# Environment: CONFIGS="gcc clang asan tsan fuzz checks" to pick, FUZZ_SECONDS=N.
+# Environment: CONFIGS="checks gcc clang asan tsan fuzz consumers docs" to pick, FUZZ_SECONDS=N.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
 scripts/deps.sh clang-14 libclang-rt-14-dev python3 curl || { echo "0 passed, 1 failed"; exit 1; }
 
-CONFIGS=${CONFIGS:-"checks gcc clang asan tsan fuzz"}
+CONFIGS=${CONFIGS:-"checks gcc clang asan tsan fuzz consumers docs"}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 passed=0
 failed=0
