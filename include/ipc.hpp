@@ -9,6 +9,7 @@
 #include "ipc/converters/asio.hpp"
 #include "ipc/converters/channel.hpp"
 #include "ipc/describe.hpp"
+#include "ipc/endpoint.hpp"
 #include "ipc/error.hpp"
 #include "ipc/file.hpp"
 #include "ipc/frame.hpp"

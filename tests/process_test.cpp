@@ -294,11 +294,12 @@ BOOST_AUTO_TEST_CASE(a_hundred_children_from_four_threads_all_complete)
   ipc_test::fd_guard guard;
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
+  const std::string exe = helper(); // Boost.Test's macros are not for other threads
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       asio::io_context io;
       std::vector<bin_child> kids;
-      for (int i = 0; i < 25; ++i) kids.push_back(ipc::spawn<ipc::binary>(io, helper(), {"echo"}));
+      for (int i = 0; i < 25; ++i) kids.push_back(ipc::spawn<ipc::binary>(io, exe, {"echo"}));
       for (int i = 0; i < 25; ++i) {
         const std::string text = std::to_string(t) + "/" + std::to_string(i);
         kids[i].channel().send(text);
