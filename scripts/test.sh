@@ -5,7 +5,7 @@
 #   gcc     g++ build, -Werror, all suites
 #   clang   clang++ build, -Werror, all suites
 #   asan    g++ with AddressSanitizer + UndefinedBehaviorSanitizer, all suites
-#   tsan    clang++ with ThreadSanitizer: the channel and process suites (async paths, threads)
+#   tsan    clang++ with ThreadSanitizer: the channel, process and endpoint suites
 #   fuzz    each libFuzzer target for FUZZ_SECONDS (default 20) from its seed corpus
 #   checks  source rules (OS headers only under include/ipc/platform/), documentation
 #           examples compile and run
@@ -98,7 +98,7 @@ PY
     clang) meson_config clang clang++-14 ;;
     asan) meson_config asan g++ -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false ;;
     tsan) meson_config tsan clang++-14 -Db_sanitize=thread -Db_lundef=false -Dexamples=false \
-            -Dtest_suites=channel,process ;;
+            -Dtest_suites=channel,process,endpoint ;;
     fuzz)
       echo "=== fuzz (${FUZZ_SECONDS}s each) ==="
       mkdir -p build/fuzz
