@@ -473,6 +473,24 @@ result measure_setup(row r, const std::string& name)
   return summarize(us, total);
 }
 
+/// Warms up with @p once, then times each call of it into @p us (bounded by count and time);
+/// returns the wall time of the timed part.
+template <class Once>
+clock::duration time_round_trips(std::vector<double>& us, Once once)
+{
+  const budget warm(cfg.warmup_count, cfg.warmup_time);
+  for (std::size_t i = 0; warm.more(i); ++i)
+    once();
+  const budget b(cfg.latency_count, cfg.latency_time);
+  const auto start = clock::now();
+  for (std::size_t i = 0; b.more(i); ++i) {
+    const auto a = clock::now();
+    once();
+    us.push_back(micros(clock::now() - a));
+  }
+  return clock::now() - start;
+}
+
 result measure_latency(row r, const std::string& name, std::size_t size)
 {
   server_child server(r, name, service::echo);
@@ -485,39 +503,17 @@ result measure_latency(row r, const std::string& name, std::size_t size)
     const int fd = raw_connect(name);
     std::vector<char> buf;
     std::string_view m;
-    auto once = [&] {
+    total = time_round_trips(us, [&] {
       raw_send(fd, payload);
       if (!raw_receive(fd, buf, m) || m.size() != size) fail("raw: bad echo");
-    };
-    const budget warm(cfg.warmup_count, cfg.warmup_time);
-    for (std::size_t i = 0; warm.more(i); ++i)
-      once();
-    const budget b(cfg.latency_count, cfg.latency_time);
-    const auto start = clock::now();
-    for (std::size_t i = 0; b.more(i); ++i) {
-      const auto a = clock::now();
-      once();
-      us.push_back(micros(clock::now() - a));
-    }
-    total = clock::now() - start;
+    });
     ::close(fd);
   } else if (r == row::ipc) {
     ipc_channel ch = ipc::connect<ipc::raw>(io, name);
-    auto once = [&] {
+    total = time_round_trips(us, [&] {
       ch.send(std::string_view(payload));
       if (ch.receive<std::string_view>().value.size() != size) fail("ipc: bad echo");
-    };
-    const budget warm(cfg.warmup_count, cfg.warmup_time);
-    for (std::size_t i = 0; warm.more(i); ++i)
-      once();
-    const budget b(cfg.latency_count, cfg.latency_time);
-    const auto start = clock::now();
-    for (std::size_t i = 0; b.more(i); ++i) {
-      const auto a = clock::now();
-      once();
-      us.push_back(micros(clock::now() - a));
-    }
-    total = clock::now() - start;
+    });
   } else {
     std::optional<ipc_channel> ch;
     ipc::async_connect<ipc::raw>(io.get_executor(), name, [&](std::error_code ec, ipc_channel c) {

@@ -30,31 +30,25 @@ using socket_type = platform::traits::socket_type;
 template <class Protocol>
 struct protocol_traits;
 
-template <>
-struct protocol_traits<asio::ip::tcp> {
-  static constexpr socket_type type = socket_type::stream;
+/// TCP and UDP: IPv4 or IPv6 sockets of one type.
+template <class Protocol, socket_type Type>
+struct ip_protocol_traits {
+  static constexpr socket_type type = Type;
   static bool accepts(socket_family f) noexcept
   {
     return f == socket_family::ipv4 || f == socket_family::ipv6;
   }
-  static asio::ip::tcp protocol(socket_family f) noexcept
+  static Protocol protocol(socket_family f) noexcept
   {
-    return f == socket_family::ipv6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4();
+    return f == socket_family::ipv6 ? Protocol::v6() : Protocol::v4();
   }
 };
 
 template <>
-struct protocol_traits<asio::ip::udp> {
-  static constexpr socket_type type = socket_type::datagram;
-  static bool accepts(socket_family f) noexcept
-  {
-    return f == socket_family::ipv4 || f == socket_family::ipv6;
-  }
-  static asio::ip::udp protocol(socket_family f) noexcept
-  {
-    return f == socket_family::ipv6 ? asio::ip::udp::v6() : asio::ip::udp::v4();
-  }
-};
+struct protocol_traits<asio::ip::tcp> : ip_protocol_traits<asio::ip::tcp, socket_type::stream> {};
+
+template <>
+struct protocol_traits<asio::ip::udp> : ip_protocol_traits<asio::ip::udp, socket_type::datagram> {};
 
 template <>
 struct protocol_traits<asio::local::stream_protocol> {

@@ -23,6 +23,23 @@ struct memory {
 
   static std::error_code last_error() noexcept { return {errno, std::system_category()}; }
 
+  /// Runs a read(2)/write(2)-style call again when a signal interrupted it.
+  template <class Call>
+  static std::size_t retry(Call call, std::error_code& ec) noexcept
+  {
+    for (;;) {
+      const ssize_t r = call();
+      if (r >= 0) {
+        ec.clear();
+        return static_cast<std::size_t>(r);
+      }
+      if (errno != EINTR) {
+        ec = last_error();
+        return 0;
+      }
+    }
+  }
+
   // ---- files ----
 
   enum open_flags : unsigned { read = 1, write = 2, create = 4, truncate = 8, append = 16, exclusive = 32 };
@@ -45,32 +62,12 @@ struct memory {
 
   static std::size_t read_some(fd_type fd, void* p, std::size_t n, std::error_code& ec) noexcept
   {
-    for (;;) {
-      const ssize_t r = ::read(fd, p, n);
-      if (r >= 0) {
-        ec.clear();
-        return static_cast<std::size_t>(r);
-      }
-      if (errno != EINTR) {
-        ec = last_error();
-        return 0;
-      }
-    }
+    return retry([&] { return ::read(fd, p, n); }, ec);
   }
 
   static std::size_t write_some(fd_type fd, const void* p, std::size_t n, std::error_code& ec) noexcept
   {
-    for (;;) {
-      const ssize_t r = ::write(fd, p, n);
-      if (r >= 0) {
-        ec.clear();
-        return static_cast<std::size_t>(r);
-      }
-      if (errno != EINTR) {
-        ec = last_error();
-        return 0;
-      }
-    }
+    return retry([&] { return ::write(fd, p, n); }, ec);
   }
 
   enum class origin { begin, current, end };
