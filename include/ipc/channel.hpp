@@ -53,6 +53,12 @@ decltype(auto) split_last(F&& f, Tuple&& t, std::index_sequence<I...>)
                             std::get<sizeof...(I)>(std::move(t)));
 }
 
+/// Selects the constructor for sockets the library created itself (no checks needed).
+struct own_socket_t {
+  explicit own_socket_t() = default;
+};
+inline constexpr own_socket_t own_socket{};
+
 template <class H>
 inline constexpr bool is_movable_handle_v =
   transferable<std::remove_cvref_t<H>> && !std::is_lvalue_reference_v<H>;
@@ -124,6 +130,15 @@ public:
     core_->adopt(std::move(socket), ec);
   }
 
+  /// For the library's own use: adopts a socket it has just created (socketpair, accept4,
+  /// connect, all close-on-exec) without re-checking it.
+  basic_channel(const executor_type& ex, ipc::native_handle socket, detail::own_socket_t,
+                std::error_code& ec, channel_options options = {})
+    : basic_channel(ex, options)
+  {
+    core_->adopt_own(std::move(socket), ec);
+  }
+
   /// Execution contexts (`asio::io_context&`) are accepted wherever an executor is.
   template <class ExecutionContext>
     requires std::is_convertible_v<ExecutionContext&, asio::execution_context&>
@@ -175,8 +190,8 @@ public:
     auto [a, b] = platform::traits::create_pair(ec);
     if (ec) return p;
     ipc::native_handle ha(a), hb(b);
-    p.first.core_->adopt(std::move(ha), ec);
-    if (!ec) p.second.core_->adopt(std::move(hb), ec);
+    p.first.core_->adopt_own(std::move(ha), ec);
+    if (!ec) p.second.core_->adopt_own(std::move(hb), ec);
     return p;
   }
   template <class ExecutionContext>

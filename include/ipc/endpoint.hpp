@@ -445,7 +445,7 @@ public:
         if (!ec) continue;
       }
       if (ec) return channel_type(ex);
-      return channel_type(ex, std::move(h), ec, state_->options.channel);
+      return channel_type(ex, std::move(h), detail::own_socket, ec, state_->options.channel);
     }
   }
 
@@ -541,7 +541,7 @@ private:
         return;
       }
       channel_type ch(ex);
-      if (!ec) ch = channel_type(ex, std::move(h), ec, st->options.channel);
+      if (!ec) ch = channel_type(ex, std::move(h), detail::own_socket, ec, st->options.channel);
       if (at == phase::starting) {
         // Decided inside the initiating call: complete through the executor, never inline.
         result.emplace(std::move(ch));
@@ -580,7 +580,7 @@ channel<Serializer> connect(const asio::any_io_executor& ex, const endpoint& ep,
   if (ec) return ch;
   ipc::native_handle fd(backend::connect(address, options.timeout, ec));
   if (ec) return ch;
-  return channel<Serializer>(ex, std::move(fd), ec, options.channel);
+  return channel<Serializer>(ex, std::move(fd), detail::own_socket, ec, options.channel);
 }
 
 /// As above. @throws std::system_error
@@ -667,7 +667,7 @@ struct connect_op {
       address = socket_address(st->ep, ec);
     }
     if (backend::try_connect(st->socket.get(), address, ec)) {
-      channel<Serializer> ch(ex, std::move(st->socket), ec, st->options.channel);
+      channel<Serializer> ch(ex, std::move(st->socket), detail::own_socket, ec, st->options.channel);
       st->result.emplace(std::move(ch));
       return finish(self, ec);
     }

@@ -68,6 +68,13 @@ public:
   {
     traits::check_channel_handle(h.get(), ec);
     if (ec) return;
+    adopt_own(std::move(h), ec);
+  }
+
+  /// Adopts a socket this library has just created (socketpair, accept4, connect), already
+  /// close-on-exec: the checks `adopt` makes would only cost syscalls per connection.
+  void adopt_own(native_handle h, std::error_code& ec)
+  {
     socket_.assign(typename traits::protocol(), h.get(), ec);
     if (!ec) (void)h.release();
   }
