@@ -95,6 +95,20 @@ Object adopt_socket(native_handle&& h, const asio::any_io_executor& ex, bool lis
   return object;
 }
 
+/// What every Asio socket converter shares: `send` releases the descriptor, `got` checks it is
+/// a @p Protocol socket (listening or not, as @p Listening says) and wraps it.
+template <class Object, class Protocol, bool Listening>
+struct socket_converter {
+  using object_type = Object;
+  static constexpr handle_kind kind = handle_kind::socket;
+
+  static native_handle send(object_type&& s, std::error_code& ec) { return release_socket(s, ec); }
+  static object_type got(native_handle&& h, const asio::any_io_executor& ex, std::error_code& ec)
+  {
+    return adopt_socket<object_type, Protocol>(std::move(h), ex, Listening, ec);
+  }
+};
+
 } // namespace detail
 
 /// A connected stream socket (TCP or local). The receiver reads and writes it as its own; the
@@ -102,37 +116,18 @@ Object adopt_socket(native_handle&& h, const asio::any_io_executor& ex, bool lis
 template <class Protocol, class Executor>
   requires std::same_as<Protocol, asio::ip::tcp> ||
            std::same_as<Protocol, asio::local::stream_protocol>
-struct handle_converter<asio::basic_stream_socket<Protocol, Executor>> {
-  using object_type = asio::basic_stream_socket<Protocol, Executor>;
+struct handle_converter<asio::basic_stream_socket<Protocol, Executor>>
+  : detail::socket_converter<asio::basic_stream_socket<Protocol, Executor>, Protocol, false> {
   static constexpr std::string_view type_name =
     std::is_same_v<Protocol, asio::ip::tcp> ? "asio.tcp.socket" : "asio.local.stream.socket";
-  static constexpr handle_kind kind = handle_kind::socket;
-
-  static native_handle send(object_type&& s, std::error_code& ec)
-  {
-    return detail::release_socket(s, ec);
-  }
-  static object_type got(native_handle&& h, const asio::any_io_executor& ex, std::error_code& ec)
-  {
-    return detail::adopt_socket<object_type, Protocol>(std::move(h), ex, false, ec);
-  }
 };
 
 /// A UDP socket (bound or connected).
 template <class Executor>
-struct handle_converter<asio::basic_datagram_socket<asio::ip::udp, Executor>> {
-  using object_type = asio::basic_datagram_socket<asio::ip::udp, Executor>;
+struct handle_converter<asio::basic_datagram_socket<asio::ip::udp, Executor>>
+  : detail::socket_converter<asio::basic_datagram_socket<asio::ip::udp, Executor>, asio::ip::udp,
+                             false> {
   static constexpr std::string_view type_name = "asio.udp.socket";
-  static constexpr handle_kind kind = handle_kind::socket;
-
-  static native_handle send(object_type&& s, std::error_code& ec)
-  {
-    return detail::release_socket(s, ec);
-  }
-  static object_type got(native_handle&& h, const asio::any_io_executor& ex, std::error_code& ec)
-  {
-    return detail::adopt_socket<object_type, asio::ip::udp>(std::move(h), ex, false, ec);
-  }
 };
 
 /// A listening socket (TCP or local). The receiver accepts on it; several processes may accept
@@ -140,20 +135,10 @@ struct handle_converter<asio::basic_datagram_socket<asio::ip::udp, Executor>> {
 template <class Protocol, class Executor>
   requires std::same_as<Protocol, asio::ip::tcp> ||
            std::same_as<Protocol, asio::local::stream_protocol>
-struct handle_converter<asio::basic_socket_acceptor<Protocol, Executor>> {
-  using object_type = asio::basic_socket_acceptor<Protocol, Executor>;
+struct handle_converter<asio::basic_socket_acceptor<Protocol, Executor>>
+  : detail::socket_converter<asio::basic_socket_acceptor<Protocol, Executor>, Protocol, true> {
   static constexpr std::string_view type_name =
     std::is_same_v<Protocol, asio::ip::tcp> ? "asio.tcp.acceptor" : "asio.local.stream.acceptor";
-  static constexpr handle_kind kind = handle_kind::socket;
-
-  static native_handle send(object_type&& a, std::error_code& ec)
-  {
-    return detail::release_socket(a, ec);
-  }
-  static object_type got(native_handle&& h, const asio::any_io_executor& ex, std::error_code& ec)
-  {
-    return detail::adopt_socket<object_type, Protocol>(std::move(h), ex, true, ec);
-  }
 };
 
 IPC_END_NAMESPACE

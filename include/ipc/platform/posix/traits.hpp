@@ -70,30 +70,66 @@ struct traits {
     return {fds[0], fds[1]};
   }
 
+  /// What kind of socket a descriptor is, for converters that rebuild typed sockets.
+  enum class socket_family { local, ipv4, ipv6, other };
+  enum class socket_type { stream, datagram, seqpacket, other };
+  struct socket_info {
+    socket_family family = socket_family::other;
+    socket_type type = socket_type::other;
+    bool listening = false;
+  };
+  static socket_info describe_socket(native_handle_type fd, std::error_code& ec) noexcept
+  {
+    socket_info info;
+    int type = 0, listening = 0;
+    socklen_t len = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
+      ec.assign(errno, std::system_category());
+      return info;
+    }
+    len = sizeof listening;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0) listening = 0;
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) {
+      ec.assign(errno, std::system_category());
+      return info;
+    }
+    ec.clear();
+    info.family = addr.ss_family == AF_UNIX    ? socket_family::local
+                  : addr.ss_family == AF_INET  ? socket_family::ipv4
+                  : addr.ss_family == AF_INET6 ? socket_family::ipv6
+                                               : socket_family::other;
+    info.type = type == SOCK_STREAM      ? socket_type::stream
+                : type == SOCK_DGRAM     ? socket_type::datagram
+                : type == SOCK_SEQPACKET ? socket_type::seqpacket
+                                         : socket_type::other;
+    info.listening = listening != 0;
+    return info;
+  }
+
+  /// Makes @p fd close-on-exec (Asio opens and accepts sockets without it).
+  static void set_close_on_exec(native_handle_type fd, std::error_code& ec) noexcept
+  {
+    const int flags = ::fcntl(fd, F_GETFD);
+    if (flags < 0 || ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0) ec.assign(errno, std::system_category());
+    else ec.clear();
+  }
+
   /// Checks that @p fd is a local stream socket, the only kind a channel can run over, and makes
   /// it close-on-exec (an adopted descriptor may come from code that did not).
   static void check_channel_handle(native_handle_type fd, std::error_code& ec) noexcept
   {
-    int type = 0;
-    socklen_t len = sizeof type;
-    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
-      ec = errno == ENOTSOCK ? make_error_code(errc::invalid_handle)
-                             : std::error_code(errno, std::system_category());
+    const socket_info info = describe_socket(fd, ec);
+    if (ec) {
+      if (ec == std::errc::not_a_socket) ec = errc::invalid_handle;
       return;
     }
-    sockaddr_storage addr{};
-    socklen_t alen = sizeof addr;
-    if (type != SOCK_STREAM || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0 ||
-        addr.ss_family != AF_UNIX) {
+    if (info.type != socket_type::stream || info.family != socket_family::local) {
       ec = errc::invalid_handle;
       return;
     }
-    int flags = ::fcntl(fd, F_GETFD);
-    if (flags < 0 || ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0) {
-      ec.assign(errno, std::system_category());
-      return;
-    }
-    ec.clear();
+    set_close_on_exec(fd, ec);
   }
 
   /// One `sendmsg`: the gathered @p buffers with @p handles attached as SCM_RIGHTS (only on
@@ -227,52 +263,6 @@ struct traits {
     ec = std::make_error_code(std::errc::operation_not_supported);
 #endif
     return c;
-  }
-
-  /// What kind of socket a descriptor is, for converters that rebuild typed sockets.
-  enum class socket_family { local, ipv4, ipv6, other };
-  enum class socket_type { stream, datagram, seqpacket, other };
-  struct socket_info {
-    socket_family family = socket_family::other;
-    socket_type type = socket_type::other;
-    bool listening = false;
-  };
-  static socket_info describe_socket(native_handle_type fd, std::error_code& ec) noexcept
-  {
-    socket_info info;
-    int type = 0, listening = 0;
-    socklen_t len = sizeof type;
-    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
-      ec.assign(errno, std::system_category());
-      return info;
-    }
-    len = sizeof listening;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0) listening = 0;
-    sockaddr_storage addr{};
-    socklen_t alen = sizeof addr;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) {
-      ec.assign(errno, std::system_category());
-      return info;
-    }
-    ec.clear();
-    info.family = addr.ss_family == AF_UNIX    ? socket_family::local
-                  : addr.ss_family == AF_INET  ? socket_family::ipv4
-                  : addr.ss_family == AF_INET6 ? socket_family::ipv6
-                                               : socket_family::other;
-    info.type = type == SOCK_STREAM      ? socket_type::stream
-                : type == SOCK_DGRAM     ? socket_type::datagram
-                : type == SOCK_SEQPACKET ? socket_type::seqpacket
-                                         : socket_type::other;
-    info.listening = listening != 0;
-    return info;
-  }
-
-  /// Makes @p fd close-on-exec (Asio opens and accepts sockets without it).
-  static void set_close_on_exec(native_handle_type fd, std::error_code& ec) noexcept
-  {
-    const int flags = ::fcntl(fd, F_GETFD);
-    if (flags < 0 || ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0) ec.assign(errno, std::system_category());
-    else ec.clear();
   }
 
   enum class readiness { readable = 1, writable = 2 };
