@@ -11,6 +11,7 @@
 
 #include <asio/connect.hpp>
 #include <asio/io_context.hpp>
+#include <asio/local/connect_pair.hpp>
 #include <asio/read.hpp>
 #include <asio/read_until.hpp>
 #include <asio/write.hpp>
@@ -19,7 +20,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <functional>
 #include <string>
+#include <thread>
 
 namespace user {
 /// A type of the user's own: the write end of a pipe, with a converter written by the user.
@@ -144,6 +149,36 @@ BOOST_AUTO_TEST_CASE(a_connected_tcp_socket_moves_to_a_child_and_the_connection_
   asio::write(client, asio::buffer(std::string("two\n")));
   BOOST_TEST(read_line(client) == "Child handled it.\n");
   BOOST_TEST(child.wait() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_connected_local_stream_socket_moves_to_a_child)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  using local = asio::local::stream_protocol;
+  local::socket mine(io), theirs(io);
+  asio::local::connect_pair(mine, theirs);
+  auto ends = socket_pair();
+  auto child = forked(ends.first, ends.second, [](asio::io_context& cio, bin_channel& ch) {
+    auto m = ch.receive<std::string>();
+    local::socket s = m.take_handle<local::socket>(0, cio.get_executor());
+    std::string line;
+    asio::read_until(s, asio::dynamic_buffer(line), '\n');
+    asio::write(s, asio::buffer("echo: " + line));
+    return true;
+  });
+  bin_channel ch(io.get_executor(), std::move(ends.first));
+  ch.send(std::string("yours"), std::move(theirs));
+  BOOST_TEST(!theirs.is_open());
+  asio::write(mine, asio::buffer(std::string("ping\n")));
+  std::string reply;
+  asio::read_until(mine, asio::dynamic_buffer(reply), '\n');
+  BOOST_TEST(reply == "echo: ping\n");
+  BOOST_TEST(child.wait() == 0);
+  std::error_code ec;
+  (void)ch.receive<std::string>(ec); // the child's ACK, then the end of the stream
+  BOOST_TEST((ec == asio::error::eof));
+  BOOST_TEST(ch.acknowledgements().acknowledged == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_listening_acceptor_is_shared_with_a_child_that_accepts_on_it)
@@ -411,6 +446,338 @@ BOOST_AUTO_TEST_CASE(a_socket_labelled_as_memory_or_file_is_refused)
   BOOST_TEST(ec == ipc::errc::invalid_handle); // a device is not a regular file
   auto s = ipc::handle_converter<ipc::shared_memory>::got(std::move(junk.second), io.get_executor(), ec);
   BOOST_TEST(ec == ipc::errc::invalid_handle);
+}
+
+
+// ---- acknowledgements --------------------------------------------------------------------
+
+namespace {
+
+std::pair<ipc::native_handle, ipc::native_handle> pipe_pair()
+{
+  int p[2];
+  BOOST_REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+  return {ipc::native_handle(p[0]), ipc::native_handle(p[1])};
+}
+
+ipc::native_handle dev_null() { return ipc::native_handle(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
+
+/// Writes an internal frame of @p kind naming @p seqs (and carrying @p fds), as a peer would.
+void raw_verdict(int fd, ipc::frame_kind kind, std::uint32_t frame_seq,
+                 std::vector<std::uint32_t> seqs, std::vector<int> fds = {})
+{
+  std::vector<std::byte> f(ipc::frame_header_size + 4 * seqs.size());
+  ipc::encode_frame_header({std::uint32_t(4 * seqs.size()), frame_seq, std::uint16_t(fds.size()),
+                            kind, 0, 0},
+                           f.data());
+  for (std::size_t i = 0; i < seqs.size(); ++i)
+    ipc::detail::store_u32(f.data() + ipc::frame_header_size + 4 * i, seqs[i]);
+  std::error_code ec;
+  asio::const_buffer b(f.data(), f.size());
+  BOOST_REQUIRE_EQUAL(ipc::platform::traits::send_some(fd, {&b, 1}, fds, false, ec), f.size());
+  BOOST_REQUIRE(!ec);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(the_sender_keeps_its_copy_until_the_ack_then_closes_it)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ab = bin_channel::pair(io.get_executor());
+  auto& a = ab.first;
+  auto& b = ab.second;
+  auto p = pipe_pair();
+  const int base = ipc_test::open_fds();
+  a.send(std::string("reader"), std::move(p.first));
+  BOOST_TEST(ipc_test::open_fds() == base); // moved in: the channel holds it now
+  BOOST_TEST(a.acknowledgements().unacknowledged == 1u);
+
+  auto m = b.receive<std::string>();
+  BOOST_TEST(ipc_test::open_fds() == base + 1); // the receiver's copy
+  ipc::native_handle r = m.take_handle(0);
+  b.send(std::string("took it")); // the ACK travels in front of this frame
+  BOOST_TEST(a.receive<std::string>().value == "took it");
+  BOOST_TEST(a.acknowledgements().unacknowledged == 0u);
+  BOOST_TEST(a.acknowledgements().acknowledged == 1u);
+  BOOST_TEST(ipc_test::open_fds() == base); // the sender's copy is closed, the receiver's open
+  BOOST_TEST(::write(p.second.get(), "x", 1) == 1);
+  char c = 0;
+  BOOST_TEST(::read(r.get(), &c, 1) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_or_dropped_handle_is_nacked)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ab = bin_channel::pair(io.get_executor());
+  auto& a = ab.first;
+  auto& b = ab.second;
+  a.send(std::string("wrong type"), dev_null());
+  a.send(std::string("dropped"), dev_null(), dev_null());
+  a.send(std::string("half taken"), dev_null(), dev_null());
+  a.send(std::string("undecodable"), dev_null()); // received as an int: fails to decode
+  BOOST_TEST(a.acknowledgements().unacknowledged == 6u);
+  {
+    auto m = b.receive<std::string>();
+    std::error_code ec;
+    (void)m.take_handle<tcp::socket>(0, io.get_executor(), ec);
+    BOOST_TEST((ec == ipc::errc::handle_type_mismatch));
+  }
+  (void)b.receive<std::string>(); // destroyed with both handles in it
+  {
+    auto m = b.receive<std::string>();
+    ipc::native_handle kept = m.take_handle(1);
+  }
+  std::error_code ec;
+  (void)b.receive<int>(ec);
+  BOOST_TEST((ec == ipc::errc::truncated_payload || ec == ipc::errc::type_mismatch));
+  b.send(std::string("done"));
+  BOOST_TEST(a.receive<std::string>().value == "done");
+  BOOST_TEST(a.acknowledgements().refused == 4u);
+  BOOST_TEST(a.acknowledgements().acknowledged == 0u);
+  BOOST_TEST(a.acknowledgements().unacknowledged == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(keep_open_sends_a_duplicate_and_the_sender_keeps_using_its_own)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ab = bin_channel::pair(io.get_executor());
+  auto p = pipe_pair();
+  ab.first.send(std::string("writer"), ipc::keep_open(p.second));
+  BOOST_TEST(p.second.is_valid());
+  auto m = ab.second.receive<std::string>();
+  ipc::native_handle w = m.take_handle(0);
+  ab.second.send(std::string("ok"));
+  BOOST_TEST(ab.first.receive<std::string>().value == "ok");
+  BOOST_TEST(ab.first.acknowledgements().acknowledged == 1u);
+  // Both copies write into the same pipe: the sender's was kept open after the ACK.
+  BOOST_TEST(::write(p.second.get(), "s", 1) == 1);
+  BOOST_TEST(::write(w.get(), "r", 1) == 1);
+  char buf[2] = {};
+  BOOST_TEST(::read(p.first.get(), buf, 2) == 2);
+  BOOST_TEST(std::string(buf, 2) == "sr");
+
+  // keep_open works for typed handles too: the socket stays usable by the sender.
+  tcp::acceptor acc(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  ab.first.send(std::string("acceptor"), ipc::keep_open(acc));
+  BOOST_TEST(acc.is_open());
+  auto m2 = ab.second.receive<std::string>();
+  tcp::acceptor theirs = m2.take_handle<tcp::acceptor>(0, io.get_executor());
+  BOOST_TEST(theirs.local_endpoint() == acc.local_endpoint());
+}
+
+BOOST_AUTO_TEST_CASE(a_peer_killed_before_the_ack_leaves_nothing_open_on_either_side)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ends = socket_pair();
+  // The child receives the message, reports the descriptors it now holds, and is killed with
+  // the handles untaken (never acknowledged).
+  auto child = forked(ends.first, ends.second, [](asio::io_context&, bin_channel& ch) {
+    const int before = ipc_test::open_fds();
+    auto m = ch.receive<std::string>();
+    ch.send(ipc_test::open_fds() - before);
+    (void)ch.receive<std::string>(); // blocks until killed
+    return true;
+  });
+  bin_channel ch(io.get_executor(), std::move(ends.first));
+  const int base = ipc_test::open_fds();
+  ch.send(std::string("four"), dev_null(), dev_null(), dev_null(), dev_null());
+  BOOST_TEST(ch.receive<int>().value == 4); // the child holds its four copies
+  BOOST_TEST(ch.acknowledgements().unacknowledged == 4u);
+  BOOST_TEST(ipc_test::open_fds() == base + 4); // and the sender still holds its own
+  child.kill();
+  BOOST_TEST(child.wait() == 128 + SIGKILL);
+  std::error_code ec;
+  (void)ch.receive<int>(ec);
+  BOOST_TEST((ec == asio::error::eof));
+  BOOST_TEST(ch.acknowledgements().unacknowledged == 0u);
+  BOOST_TEST(ipc_test::open_fds() == base);
+}
+
+BOOST_AUTO_TEST_CASE(a_sender_killed_before_the_receiver_acks_costs_the_receiver_nothing)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ends = socket_pair();
+  auto child = forked(ends.first, ends.second, [](asio::io_context&, bin_channel& ch) {
+    ch.send(std::string("two"), dev_null(), dev_null());
+    ::pause(); // killed here, its copies unacknowledged
+    return true;
+  });
+  bin_channel ch(io.get_executor(), std::move(ends.first));
+  const int base = ipc_test::open_fds();
+  {
+    auto m = ch.receive<std::string>();
+    child.kill();
+    BOOST_TEST(child.wait() == 128 + SIGKILL);
+    ipc::native_handle a = m.take_handle(0), b = m.take_handle(1);
+    BOOST_TEST(ipc_test::open_fds() == base + 2);
+  }
+  std::error_code ec;
+  (void)ch.receive<std::string>(ec); // the ACK finds no one; then end of stream
+  BOOST_TEST((ec == asio::error::eof));
+  BOOST_TEST(ipc_test::open_fds() == base);
+}
+
+BOOST_AUTO_TEST_CASE(ten_thousand_handles_in_a_loop_leave_no_descriptor_behind)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ends = socket_pair();
+  auto p = pipe_pair();
+  constexpr int count = 10000;
+  auto child = forked(ends.first, ends.second, [](asio::io_context&, bin_channel& ch) {
+    const int before = ipc_test::open_fds();
+    for (int i = 0; i < count; ++i) {
+      auto m = ch.receive<int>();
+      if (m.value != i) return false;
+      ipc::native_handle w = m.take_handle(0);
+      if (::write(w.get(), "x", 1) != 1) return false;
+    }
+    ch.send(ipc_test::open_fds() - before);
+    return true;
+  });
+  // The pipe's read end is drained by a thread so the writes never block.
+  std::thread drain([r = p.first.get()] {
+    char buf[4096];
+    while (::read(r, buf, sizeof buf) > 0) {
+    }
+  });
+  bin_channel ch(io.get_executor(), std::move(ends.first));
+  const int base = ipc_test::open_fds();
+  int peak = base;
+  std::size_t peak_unacked = 0;
+  for (int i = 0; i < count; ++i) {
+    ch.send(i, ipc::keep_open(p.second)); // this side never receives until the end
+    peak = std::max(peak, ipc_test::open_fds());
+    peak_unacked = std::max(peak_unacked, ch.acknowledgements().unacknowledged);
+  }
+  BOOST_TEST(ch.receive<int>().value == 0); // the child's descriptors are back where they were
+  BOOST_TEST(ch.acknowledgements().acknowledged == std::uint64_t(count));
+  BOOST_TEST(ch.acknowledgements().unacknowledged == 0u);
+  BOOST_TEST(ipc_test::open_fds() == base);
+  BOOST_TEST(peak_unacked < ch.options().max_unacknowledged_handles);
+  BOOST_TEST(peak - base == int(peak_unacked)); // every extra descriptor is a copy in flight
+  BOOST_TEST_MESSAGE("peak unacknowledged handles: " << peak_unacked);
+  BOOST_TEST(child.wait() == 0);
+  p.second.reset();
+  drain.join();
+}
+
+BOOST_AUTO_TEST_CASE(past_the_unacknowledged_limit_sends_are_refused_until_acks_arrive)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  ipc::channel_options opt;
+  opt.max_unacknowledged_handles = 4;
+  auto ab = bin_channel::pair(io.get_executor(), opt);
+  auto& a = ab.first;
+  auto& b = ab.second;
+  for (int i = 0; i < 4; ++i) a.send(i, dev_null());
+  std::error_code ec;
+  a.send(4, dev_null(), ec);
+  BOOST_TEST((ec == ipc::errc::too_many_unacknowledged_handles));
+  a.send(5, ec); // messages without handles are not limited
+  BOOST_TEST(!ec);
+  bool async_refused = false;
+  a.async_send(6, dev_null(), [&](std::error_code e) {
+    async_refused = e == ipc::errc::too_many_unacknowledged_handles;
+  });
+  io.run();
+  BOOST_TEST(async_refused);
+  for (int i = 0; i < 4; ++i) (void)b.receive<int>().take_handle(0);
+  BOOST_TEST(b.receive<int>().value == 5);
+  b.send(std::string("taken"));
+  BOOST_TEST(a.receive<std::string>().value == "taken");
+  a.send(7, dev_null(), ec);
+  BOOST_TEST(!ec);
+}
+
+BOOST_AUTO_TEST_CASE(async_receivers_acknowledge_before_they_wait)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ab = bin_channel::pair(io.get_executor());
+  auto& a = ab.first;
+  auto& b = ab.second;
+  for (int i = 0; i < 3; ++i) a.async_send(i, dev_null(), [](std::error_code) {});
+  int taken = 0;
+  std::function<void()> next = [&] {
+    b.async_receive<int>([&](std::error_code ec, ipc::message<int> m) {
+      if (ec) return;
+      if (m.take_handle(0)) ++taken;
+      if (taken < 3) next();
+      else {
+        b.async_receive<int>([](std::error_code, ipc::message<int>) {}); // waits: ACKs go first
+        io.stop();
+      }
+    });
+  };
+  next();
+  io.run();
+  BOOST_TEST(taken == 3);
+  b.close();
+  std::error_code ec;
+  (void)a.receive<int>(ec); // the ACK frames come before the end of the stream
+  BOOST_TEST((ec == asio::error::eof));
+  BOOST_TEST(a.acknowledgements().acknowledged == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_send_does_not_read_from_under_a_waiting_async_receive)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ab = bin_channel::pair(io.get_executor());
+  auto& a = ab.first;
+  auto& b = ab.second;
+  std::string got;
+  a.async_receive<std::string>([&](std::error_code ec, ipc::message<std::string> m) {
+    if (!ec) got = m.value;
+  });
+  io.poll(); // the receive is now waiting for the socket
+  for (int i = 0; i < 64; ++i) a.send(i, dev_null());
+  for (int i = 0; i < 64; ++i) (void)b.receive<int>().take_handle(0);
+  b.send(std::string("reply")); // ACKs, then the reply, all readable now
+  a.send(64, dev_null()); // 64 unacknowledged: a send would collect verdicts here
+  io.run_for(std::chrono::seconds(10));
+  BOOST_TEST(got == "reply");
+  BOOST_TEST(a.acknowledgements().acknowledged == 64u);
+}
+
+BOOST_AUTO_TEST_CASE(stray_or_malformed_acknowledgements_break_the_channel)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  {
+    auto s = socket_pair();
+    bin_channel ch(io.get_executor(), std::move(s.first));
+    raw_verdict(s.second.get(), ipc::frame_kind::ack, 1, {7}); // names nothing sent
+    std::error_code ec;
+    (void)ch.receive<int>(ec);
+    BOOST_TEST((ec == ipc::errc::malformed_frame));
+  }
+  {
+    auto s = socket_pair();
+    bin_channel ch(io.get_executor(), std::move(s.first));
+    ch.send(1, dev_null());
+    auto fd = dev_null();
+    raw_verdict(s.second.get(), ipc::frame_kind::ack, 1, {1}, {fd.get()}); // with a descriptor
+    std::error_code ec;
+    (void)ch.receive<int>(ec);
+    BOOST_TEST((ec == ipc::errc::malformed_frame));
+    BOOST_TEST(ch.acknowledgements().unacknowledged == 0u); // closed with the channel
+  }
+  {
+    auto s = socket_pair();
+    bin_channel ch(io.get_executor(), std::move(s.first));
+    raw_verdict(s.second.get(), ipc::frame_kind::internal, 1, {1}); // a kind not in use
+    std::error_code ec;
+    (void)ch.receive<int>(ec);
+    BOOST_TEST((ec == ipc::errc::malformed_frame));
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -63,8 +63,30 @@ template <class H>
 inline constexpr bool is_movable_handle_v =
   transferable<std::remove_cvref_t<H>> && !std::is_lvalue_reference_v<H>;
 
+template <class H>
+inline constexpr bool is_keep_open_v = false;
+template <class H>
+inline constexpr bool is_keep_open_v<keep_open_t<H>> = true;
+
+/// One handle argument of `send`: checked at compile time, with messages naming what is wrong.
+template <class Arg>
+constexpr bool check_handle_argument() noexcept
+{
+  using H = std::remove_cvref_t<Arg>;
+  if constexpr (is_keep_open_v<H>) {
+    return check_shareable<std::remove_cvref_t<decltype(std::declval<H>().object)>>();
+  } else {
+    static_assert(check_transferable<H>());
+    static_assert(!std::is_lvalue_reference_v<Arg>,
+                  "ipc: handles are moved into send(): pass std::move(h) (the sender's object is "
+                  "emptied), or ipc::keep_open(h) to send a duplicate and keep h");
+    return true;
+  }
+}
+
 template <class T, class... Ts>
-inline constexpr bool ends_with_handle_v<T, Ts...> = is_movable_handle_v<last_t<T, Ts...>>;
+inline constexpr bool ends_with_handle_v<T, Ts...> =
+  is_movable_handle_v<last_t<T, Ts...>> || is_keep_open_v<std::remove_cvref_t<last_t<T, Ts...>>>;
 
 } // namespace detail
 
@@ -81,7 +103,16 @@ struct peer_credentials {
 /// Messages of any type `T` with `encoder_for<Serializer, T>` (to send) and
 /// `decoder_for<Serializer, T>` (to receive) are sent whole and arrive
 /// whole, in order. Handles (anything `transferable`, e.g. `ipc::native_handle`) travel beside
-/// a message: `send(msg, std::move(h1), std::move(h2))`.
+/// a message: `send(msg, std::move(h1), std::move(h2))`, or `send(msg, ipc::keep_open(h))` to
+/// send a duplicate and keep `h`.
+///
+/// Acknowledgement: the receiver ACKs a message once it has taken all its handles, and NACKs
+/// it when it refused one (see `message`). Until then the sender keeps its copies of the
+/// handles (at most `channel_options::max_unacknowledged_handles`); they are closed on the
+/// verdict, or when the peer turns out to be gone. Later messages never wait for an ACK: the
+/// stream keeps them in order and every descriptor is matched to its frame by position, so
+/// nothing is gained by holding them back (Node's protocol, which cannot tell which message a
+/// descriptor came with, must; `ipc::node` does).
 ///
 /// Thread safety: distinct objects are safe; a shared object is not (use a strand). At most one
 /// receive (sync or async) at a time; any number of async sends may be queued, and they are
@@ -236,6 +267,12 @@ public:
   }
   Serializer& serializer() noexcept { return core_->serializer_; }
 
+  /// How the peer has acknowledged the handles this end sent.
+  ack_counts acknowledgements() const noexcept
+  {
+    return core_ ? core_->acknowledgements() : ack_counts{};
+  }
+
   /// Closes the socket. Queued sends and a pending receive complete with
   /// `asio::error::operation_aborted`; descriptors received but not handed out are closed.
   void close() noexcept
@@ -264,8 +301,9 @@ public:
 
   // ---- sync operations ----------------------------------------------------------------------
 
-  /// Sends @p msg with @p args: handles to transfer (moved, `transferable`), optionally followed
-  /// by `std::error_code& ec`. Without `ec`, failure throws `std::system_error`.
+  /// Sends @p msg with @p args: handles to transfer (moved, `transferable`, or
+  /// `ipc::keep_open(h)`), optionally followed by `std::error_code& ec`. Without `ec`, failure
+  /// throws `std::system_error`.
   ///
   /// Blocks until the whole frame is in the kernel. While the socket is full it keeps reading
   /// what the peer sends (up to about one maximum-size message) so that two peers sending large
@@ -371,10 +409,7 @@ private:
   template <class T, class... H>
   void send_impl(const T& msg, std::error_code& ec, H&&... handles)
   {
-    static_assert((detail::check_transferable<std::remove_cvref_t<H>>() && ...));
-    static_assert((!std::is_lvalue_reference_v<H> && ...),
-                  "ipc: handles are moved into send(): pass std::move(h) (the sender's object is "
-                  "emptied; duplicate it first to keep a copy)");
+    static_assert((detail::check_handle_argument<H&&>() && ...));
     std::array<detail::outgoing_handle, sizeof...(H)> out{};
     if (!core_) {
       ec = errc::channel_closed;
@@ -398,10 +433,16 @@ private:
     ec.clear();
     std::size_t i = 0;
     [[maybe_unused]] auto one = [&](auto&& h) {
-      using handle_t = std::remove_cvref_t<decltype(h)>;
+      using arg_t = std::remove_cvref_t<decltype(h)>;
       if (ec) return;
-      out[i].handle = handle_converter<handle_t>::send(std::move(h), ec);
-      out[i].type_name = handle_converter<handle_t>::type_name;
+      if constexpr (detail::is_keep_open_v<arg_t>) {
+        using handle_t = std::remove_cvref_t<decltype(h.object)>;
+        out[i].handle = handle_converter<handle_t>::share(h.object, ec); // a duplicate, now
+        out[i].type_name = handle_converter<handle_t>::type_name;
+      } else {
+        out[i].handle = handle_converter<arg_t>::send(std::move(h), ec);
+        out[i].type_name = handle_converter<arg_t>::type_name;
+      }
       ++i;
     };
     (one(std::forward<H>(hs)), ...);
@@ -440,9 +481,7 @@ private:
     std::error_code ec;
     bool ok = std::apply(
       [&](auto&&... hs) {
-        static_assert((detail::check_transferable<std::remove_cvref_t<decltype(hs)>>() && ...));
-        static_assert((!std::is_lvalue_reference_v<decltype(hs)> && ...),
-                      "ipc: handles are moved into async_send(): pass std::move(h)");
+        static_assert((detail::check_handle_argument<decltype(hs)>() && ...));
         return convert(out, ec, std::forward<decltype(hs)>(hs)...);
       },
       std::forward<HandleTuple>(handles));
@@ -493,8 +532,10 @@ private:
       if (!core->receive_frame(f, rec, /*blocking=*/false, /*speculate=*/st != state::starting)) {
         const bool first = st == state::starting;
         st = state::waiting;
-        if (first || !self.get_cancellation_state().cancelled())
+        if (first || !self.get_cancellation_state().cancelled()) {
+          core->before_async_wait();
           core->socket_.async_wait(next_layer_type::wait_read, std::move(self));
+        }
         else {
           core->receiving_ = false;
           self.complete(asio::error::operation_aborted, message<T>());

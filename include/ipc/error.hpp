@@ -62,6 +62,9 @@ enum class errc {
   /// A channel cannot give up its socket while operations are outstanding or received bytes
   /// are still buffered (they would be lost).
   channel_not_idle,
+  /// The peer has not acknowledged the handles already sent (`max_unacknowledged_handles`):
+  /// it must take them, or drop their messages, before more can be sent.
+  too_many_unacknowledged_handles,
 };
 
 namespace detail {
@@ -94,6 +97,7 @@ public:
     case errc::no_parent_channel: return "process was not started with an inherited channel (IPC_CHANNEL_FD unset)";
     case errc::channel_not_idle: return "channel has outstanding operations or buffered input";
     case errc::serializer_mismatch: return "inherited channel uses a different serializer (IPC_CHANNEL_SERIALIZATION)";
+    case errc::too_many_unacknowledged_handles: return "peer has not acknowledged the handles already sent (max_unacknowledged_handles)";
     }
     return "unknown ipc error";
   }

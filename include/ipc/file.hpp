@@ -94,6 +94,14 @@ struct handle_converter<file> {
   static constexpr std::string_view type_name = "file";
   static constexpr handle_kind kind = handle_kind::file;
 
+  static native_handle share(const file& f, std::error_code& ec)
+  {
+    if (!f.is_open()) {
+      ec = errc::no_such_handle;
+      return {};
+    }
+    return native_handle::duplicate_of(f.native_handle(), ec);
+  }
   static native_handle send(file&& f, std::error_code& ec)
   {
     if (!f.is_open()) ec = errc::no_such_handle;

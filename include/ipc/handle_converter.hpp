@@ -36,6 +36,29 @@ concept transferable = requires(H&& h, native_handle&& n, const asio::any_io_exe
   { handle_converter<H>::got(std::move(n), ex, ec) } -> std::same_as<H>;
 };
 
+/// @p H's converter can also send a duplicate while the sender keeps its object
+/// (`keep_open`): an optional `share(const H&, std::error_code&) -> native_handle`.
+template <class H>
+concept shareable = transferable<H> && requires(const H& h, std::error_code& ec) {
+  { handle_converter<H>::share(h, ec) } -> std::same_as<native_handle>;
+};
+
+/// Sends a handle while the sender keeps its own object open and usable (Node's `keepOpen`):
+/// `ch.send(msg, ipc::keep_open(socket))`. The converter's `share` duplicates the handle when
+/// the message is queued; that duplicate travels, and the library closes it once the receiver
+/// has acknowledged the message. Without `keep_open`, the object is moved in, and the sender's
+/// copy is closed after the acknowledgement.
+template <class H>
+struct keep_open_t {
+  const H& object;
+};
+
+template <class H>
+keep_open_t<H> keep_open(const H& object) noexcept
+{
+  return {object};
+}
+
 namespace detail {
 
 template <class T>
@@ -70,6 +93,19 @@ constexpr bool check_transferable() noexcept
   return true;
 }
 
+/// As `check_transferable`, for `keep_open(h)`: the converter must also have `share`.
+template <class H>
+constexpr bool check_shareable() noexcept
+{
+  check_transferable<H>();
+  if constexpr (transferable<H>)
+    static_assert(shareable<H>,
+                  "ipc: keep_open(h) needs handle_converter<H>::share(const H&, std::error_code&) "
+                  "-> ipc::native_handle (a duplicate to send while the sender keeps h); channels "
+                  "have none: a channel end used by two processes would interleave its frames");
+  return true;
+}
+
 } // namespace detail
 
 /// Any descriptor, as it is ("native"): ownership moves into the message.
@@ -88,6 +124,14 @@ struct handle_converter<native_handle> {
   {
     ec.clear();
     return std::move(h);
+  }
+  static native_handle share(const native_handle& h, std::error_code& ec)
+  {
+    if (!h) {
+      ec = errc::no_such_handle;
+      return {};
+    }
+    return h.duplicate(ec);
   }
 };
 

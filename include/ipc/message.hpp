@@ -4,6 +4,7 @@
 #define IPC_MESSAGE_HPP
 
 #include "ipc/platform/config.hpp"
+#include "ipc/detail/handle_receipt.hpp"
 #include "ipc/error.hpp"
 #include "ipc/handle_converter.hpp"
 #include "ipc/native_handle.hpp"
@@ -28,10 +29,33 @@ struct received_handle {
 /// (`std::string_view`, `std::span<const std::byte>`) it points into the channel's receive
 /// buffer and is valid until the next receive on that channel. Handles not taken are closed when
 /// the message is destroyed.
+///
+/// Acknowledgement: once every handle has been taken (or refused: a type mismatch, a failed
+/// `got`, or the message destroyed with the handle still in it), the channel acknowledges the
+/// message to the sender, with an ACK if all were taken and a NACK otherwise; the sender closes
+/// its copies then. The verdict travels with the channel's next operation (a receive about to
+/// wait, a send) or when the channel closes. A message may be settled on any thread.
 template <class T>
 class message {
 public:
   T value{};
+
+  message() = default;
+  message(message&&) noexcept = default;
+  message& operator=(message&& o) noexcept
+  {
+    if (this != &o) {
+      settle_all();
+      value = std::move(o.value);
+      sequence_ = o.sequence_;
+      handles_ = std::move(o.handles_);
+      receipt_ = std::move(o.receipt_);
+    }
+    return *this;
+  }
+  message(const message&) = delete;
+  message& operator=(const message&) = delete;
+  ~message() { settle_all(); }
 
   /// The frame's sequence number on its channel (1 for the first message).
   std::uint32_t sequence() const noexcept { return sequence_; }
@@ -60,6 +84,7 @@ public:
       return {};
     }
     ec.clear();
+    receipt_.settle(true);
     return std::move(handles_[i].handle);
   }
 
@@ -78,9 +103,11 @@ public:
     native_handle h = std::move(handles_[i].handle);
     if (handles_[i].type_name != handle_converter<H>::type_name) {
       ec = errc::handle_type_mismatch;
+      receipt_.settle(false);
       return std::nullopt; // h closes here
     }
     H object = handle_converter<H>::got(std::move(h), ex, ec);
+    receipt_.settle(!ec);
     if (ec) return std::nullopt;
     return std::optional<H>(std::move(object));
   }
@@ -96,15 +123,28 @@ public:
   }
 
   /// Adopted by the channel; not for users.
-  void assign(std::uint32_t sequence, std::vector<received_handle>&& handles) noexcept
+  void assign(std::uint32_t sequence, std::vector<received_handle>&& handles,
+              detail::handle_receipt&& receipt) noexcept
   {
     sequence_ = sequence;
     handles_ = std::move(handles);
+    receipt_ = std::move(receipt);
   }
 
 private:
+  /// Refuses (and closes) every handle not taken.
+  void settle_all() noexcept
+  {
+    for (auto& h : handles_) {
+      if (!h.handle) continue;
+      h.handle.reset();
+      receipt_.settle(false);
+    }
+  }
+
   std::uint32_t sequence_ = 0;
   std::vector<received_handle> handles_;
+  detail::handle_receipt receipt_;
 };
 
 IPC_END_NAMESPACE

@@ -60,13 +60,13 @@ public:
   }
   static shared_memory create(std::size_t size, std::error_code& ec)
   {
-    native_handle h(os::create_memory(size, ec));
+    ipc::native_handle h(os::create_memory(size, ec));
     if (ec) return {};
     return adopt(std::move(h), size, true, ec);
   }
 
   /// Maps @p h (a memory descriptor of @p size bytes); read-only when @p writable is false.
-  static shared_memory adopt(native_handle h, std::size_t size, bool writable, std::error_code& ec)
+  static shared_memory adopt(ipc::native_handle h, std::size_t size, bool writable, std::error_code& ec)
   {
     shared_memory m;
     void* p = os::map(h.get(), size, writable, ec);
@@ -86,6 +86,8 @@ public:
   std::size_t size() const noexcept { return size_; }
   bool writable() const noexcept { return writable_; }
   bool is_open() const noexcept { return h_.is_valid(); }
+  /// The region's descriptor (still owned by this object).
+  ipc::native_handle::native_type native_handle() const noexcept { return h_.get(); }
   /// True when the kernel forbids every further write and resize.
   bool sealed() const noexcept { return h_ && os::is_sealed_read_only(h_.get()); }
 
@@ -125,13 +127,13 @@ public:
   }
   shared_memory duplicate(std::error_code& ec) const
   {
-    native_handle d = h_.duplicate(ec);
+    ipc::native_handle d = h_.duplicate(ec);
     if (ec) return {};
     return adopt(std::move(d), size_, writable_, ec);
   }
 
   /// Gives up the descriptor (the mapping is removed).
-  native_handle release() noexcept
+  ipc::native_handle release() noexcept
   {
     unmap();
     return std::move(h_);
@@ -146,7 +148,7 @@ private:
     writable_ = false;
   }
 
-  native_handle h_;
+  ipc::native_handle h_;
   std::byte* data_ = nullptr;
   std::size_t size_ = 0;
   bool writable_ = false;
@@ -159,6 +161,14 @@ struct handle_converter<shared_memory> {
   static constexpr std::string_view type_name = "shared_memory";
   static constexpr handle_kind kind = handle_kind::memory;
 
+  static native_handle share(const shared_memory& m, std::error_code& ec)
+  {
+    if (!m.is_open()) {
+      ec = errc::no_such_handle;
+      return {};
+    }
+    return native_handle::duplicate_of(m.native_handle(), ec);
+  }
   static native_handle send(shared_memory&& m, std::error_code& ec)
   {
     if (!m.is_open()) ec = errc::no_such_handle;

@@ -103,6 +103,14 @@ struct socket_converter {
   static constexpr handle_kind kind = handle_kind::socket;
 
   static native_handle send(object_type&& s, std::error_code& ec) { return release_socket(s, ec); }
+  static native_handle share(const object_type& s, std::error_code& ec)
+  {
+    if (!s.is_open()) {
+      ec = errc::no_such_handle;
+      return {};
+    }
+    return native_handle::duplicate_of(const_cast<object_type&>(s).native_handle(), ec);
+  }
   static object_type got(native_handle&& h, const asio::any_io_executor& ex, std::error_code& ec)
   {
     return adopt_socket<object_type, Protocol>(std::move(h), ex, Listening, ec);

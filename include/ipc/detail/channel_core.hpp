@@ -6,6 +6,7 @@
 #include "ipc/platform/config.hpp"
 #include "ipc/byte_buffer.hpp"
 #include "ipc/detail/frame_reader.hpp"
+#include "ipc/detail/handle_receipt.hpp"
 #include "ipc/detail/pending_handler.hpp"
 #include "ipc/error.hpp"
 #include "ipc/frame.hpp"
@@ -37,6 +38,21 @@ struct channel_options {
   std::size_t max_message_size = 64u << 20;
   /// Most handles accepted or sent with one message (at most 253, the kernel's SCM_MAX_FD).
   std::size_t max_handles = 64;
+  /// Most handles sent and not yet acknowledged by the peer. The sender keeps its copy of each
+  /// until the ACK (or NACK) comes, so this bounds the descriptors a slow or stalled peer makes
+  /// it hold; a send beyond it fails with `errc::too_many_unacknowledged_handles`.
+  std::size_t max_unacknowledged_handles = 1024;
+};
+
+/// Handle acknowledgements seen by one channel end, as a sender.
+struct ack_counts {
+  /// Handles sent whose message the peer has not yet ACKed or NACKed (the sender still holds
+  /// its copies of them).
+  std::size_t unacknowledged = 0;
+  /// Messages with handles the peer ACKed (took every handle).
+  std::uint64_t acknowledged = 0;
+  /// Messages with handles the peer NACKed (refused or dropped at least one handle).
+  std::uint64_t refused = 0;
 };
 
 namespace detail {
@@ -121,31 +137,42 @@ public:
   }
 
   /// Sync send of one frame: header + table from `head_`, payload from the caller's memory,
-  /// in one sendmsg where the kernel takes it all.
+  /// in one sendmsg where the kernel takes it all (with any pending ACK/NACK frames in front
+  /// of it). The handles are kept (in flight) until the peer acknowledges them.
   void send_frame(frame_kind kind, std::span<const std::byte> payload,
                   std::span<outgoing_handle> handles, std::error_code& ec)
   {
     if ((ec = check_can_send())) return;
-    if (writing_ || !queue_.empty()) {
+    // The write loop may be running for internal frames alone (verdicts an async receive sent
+    // and the socket did not take whole): this send finishes them, at their frame boundary.
+    if (!queue_.empty()) {
       ec = errc::send_in_progress;
       return;
     }
+    if ((ec = reserve_handles(handles.size()))) return;
     head_.resize(head_size(handles));
     if ((ec = write_head(head_.data(), kind, payload.size(), handles))) return;
     fds_.clear();
     for (const auto& h : handles) fds_.push_back(h.handle.get());
+    encode_verdicts();
 
     const auto fd = socket_.native_handle();
     const std::size_t total = head_.size() + payload.size();
     std::size_t done = 0;
     bool drain = true;
+    stamp(head_.data());
     while (done < total) {
-      asio::const_buffer bufs[2];
-      const std::size_t n_bufs = remaining(head_.span(), payload, done, bufs);
-      if (done == 0) stamp(head_.data());
+      // Pending internal frames go first; descriptors must ride on the frame's own first byte,
+      // so a frame with handles is not gathered behind them.
+      asio::const_buffer bufs[3];
+      std::size_t n_bufs = 0;
+      const std::size_t prefix = internal_out_.size() - internal_done_;
+      if (prefix != 0) bufs[n_bufs++] = asio::const_buffer(internal_out_.data() + internal_done_, prefix);
+      if (prefix == 0 || fds_.empty()) n_bufs += remaining(head_.span(), payload, done, bufs + n_bufs);
+      const bool attach = prefix == 0 && done == 0;
       const std::size_t n = traits::send_some(fd, {bufs, n_bufs},
-                                              done == 0 ? std::span<const native_handle::native_type>(fds_)
-                                                        : std::span<const native_handle::native_type>(),
+                                              attach ? std::span<const native_handle::native_type>(fds_)
+                                                     : std::span<const native_handle::native_type>(),
                                               /*nonblocking=*/true, ec);
       if (ec == asio::error::would_block) {
         // Both peers may be blocked writing large messages to each other. While waiting for
@@ -161,10 +188,15 @@ public:
         continue;
       }
       if (ec) break;
-      if (done == 0 && n > 0) ++next_sequence_;
-      done += n;
+      const std::size_t own = n > prefix ? n - prefix : 0;
+      internal_written(n - own);
+      if (done == 0 && own > 0) {
+        ++next_sequence_;
+        keep_in_flight(handles);
+      }
+      done += own;
     }
-    if (ec) send_failed_ = ec;
+    if (ec) fail_send(ec);
   }
 
   /// Queues an encoded frame (`entry->bytes`, header already written) for the async writer.
@@ -193,7 +225,9 @@ public:
   /// happen right away are posted, never run inline.
   void start_send(std::unique_ptr<send_entry> e)
   {
-    if (std::error_code ec = check_can_send()) {
+    std::error_code ec = check_can_send();
+    if (!ec) ec = reserve_handles(e->handles.size());
+    if (ec) {
       e->handler.post(ec);
       return;
     }
@@ -225,10 +259,14 @@ public:
       return true;
     }
     const auto fd = socket_.native_handle();
+    views_pinned_ = false; // a new receive: views of the last message may be invalidated
+    // A receiver that never has to wait still acknowledges, in batches.
+    if (outbox_ && outbox_->count() >= ack_batch) flush_verdicts(/*may_wait=*/!blocking);
     for (;;) {
       if (reader_.next(f, ec)) {
         if (f.header.kind == frame_kind::message) return true;
-        ec = errc::malformed_frame; // no internal frame kinds are in use by this version
+        ec = on_internal(f);
+        if (!ec) continue;
       }
       if (ec) {
         fail(ec);
@@ -243,10 +281,17 @@ public:
       if (!blocking && !speculate && drained_) return false;
       const std::span<std::byte> space = reader_.prepare();
       fds_in_.clear();
-      std::size_t n = traits::receive_some(fd, space, fds_in_, options_.max_handles, !blocking, ec);
-      drained_ = n < space.size();
+      std::size_t n = 0;
+      if (!stream_ended_) {
+        n = traits::receive_some(fd, space, fds_in_, options_.max_handles, !blocking, ec);
+        // A read that brought descriptors stops at that message's end: it says nothing about
+        // whether more is waiting, so it does not count as draining the socket.
+        drained_ = n < space.size() && fds_in_.empty();
+      }
       if (ec == asio::error::would_block) {
         if (!blocking) return false;
+        // About to wait for the peer: let it have the verdicts on what it sent first.
+        flush_verdicts(/*may_wait=*/false);
         traits::wait(fd, int(traits::readiness::readable), ec);
         if (ec) {
           receive_failed_ = ec;
@@ -272,11 +317,16 @@ public:
                                  : std::error_code(asio::error::eof);
         receive_failed_ = ec;
         reader_.clear();
+        peer_gone();
         return true;
       }
       reader_.commit(n, fds_in_);
     }
   }
+
+  /// Before an async receive waits for the socket: sends pending verdicts (this runs on the
+  /// channel's executor, so a write that has to wait may continue asynchronously).
+  void before_async_wait() { flush_verdicts(/*may_wait=*/true); }
 
   /// Decodes @p f into a message of @p T. A payload that does not decode loses that message
   /// (its handles are closed) but leaves the channel usable.
@@ -284,15 +334,27 @@ public:
   message<T> deliver(incoming_frame& f, std::error_code& ec)
   {
     message<T> m;
+    views_pinned_ = true;
     ec = serializer_.decode(f.payload, m.value);
-    if (ec) return m;
+    if (f.handles.empty()) {
+      if (!ec) m.assign(f.header.sequence, {}, {});
+      return m;
+    }
+    if (!outbox_) outbox_ = std::make_shared<ack_outbox>();
+    if (ec) {
+      f.handles.clear();
+      outbox_->post(f.header.sequence, false); // refused with the message
+      return m;
+    }
     std::vector<received_handle> handles;
     handles.reserve(f.handles.size());
     std::size_t i = 0;
     (void)decode_handle_table(f.table, f.handles.size(), [&](const handle_entry& e) {
       handles.push_back(received_handle{std::string(e.type_name), std::move(f.handles[i++])});
     });
-    m.assign(f.header.sequence, std::move(handles));
+    const std::size_t count = handles.size();
+    m.assign(f.header.sequence, std::move(handles),
+             handle_receipt(outbox_, f.header.sequence, count));
     return m;
   }
 
@@ -304,8 +366,10 @@ public:
       ec = errc::channel_closed;
       return {};
     }
+    flush_verdicts(/*may_wait=*/false);
     if (writing_ || !queue_.empty() || receiving_ || reader_.buffered() != 0 ||
-        !spill_chunks_.empty()) {
+        !spill_chunks_.empty() || !in_flight_.empty() || internal_done_ != internal_out_.size() ||
+        (outbox_ && outbox_->pending())) {
       ec = errc::channel_not_idle;
       return {};
     }
@@ -322,13 +386,24 @@ public:
   void close(std::error_code reason = {})
   {
     std::error_code ignored;
+    // Verdicts still owed to the peer leave now if they can without waiting (a small frame is
+    // taken whole or not at all by a local stream socket).
+    if (socket_.is_open() && !reason && !send_failed_) flush_verdicts(/*may_wait=*/false);
     if (socket_.is_open()) socket_.close(ignored);
+    in_flight_.clear();
     closed_reason_ = reason;
     reader_.clear();
     spill_chunks_.clear();
     spill_.clear();
     spilled_handles_ = 0;
     fail_queue(reason ? reason : make_error_code(asio::error::operation_aborted));
+  }
+
+  ack_counts acknowledgements() const noexcept
+  {
+    ack_counts c = counts_;
+    c.unacknowledged = in_flight_.size();
+    return c;
   }
 
   socket_type socket_;
@@ -417,7 +492,7 @@ private:
 
   /// The buffers still to be written after @p done bytes of head + payload.
   static std::size_t remaining(std::span<const std::byte> head, std::span<const std::byte> payload,
-                               std::size_t done, asio::const_buffer (&out)[2]) noexcept
+                               std::size_t done, asio::const_buffer* out) noexcept
   {
     std::size_t n = 0;
     if (done < head.size()) {
@@ -436,7 +511,21 @@ private:
   {
     writing_ = true;
     const auto fd = socket_.native_handle();
-    while (!queue_.empty() && socket_.is_open()) {
+    for (;;) {
+      if (!socket_.is_open()) break;
+      if (queue_.empty() || queue_.front()->offset == 0) encode_verdicts();
+      if (internal_done_ != internal_out_.size()) {
+        // Internal frames are written at frame boundaries only, ahead of the next queued frame.
+        std::error_code ec;
+        const asio::const_buffer buf(internal_out_.data() + internal_done_,
+                                     internal_out_.size() - internal_done_);
+        const std::size_t n = traits::send_some(fd, {&buf, 1}, {}, true, ec);
+        if (ec == asio::error::would_block) return wait_writable();
+        if (ec) return abort_writes(ec);
+        internal_written(n);
+        continue;
+      }
+      if (queue_.empty()) break;
       send_entry& e = *queue_.front();
       fds_.clear();
       if (e.offset == 0)
@@ -445,22 +534,11 @@ private:
       if (e.offset == 0) stamp(e.bytes.data());
       const asio::const_buffer buf(e.bytes.data() + e.offset, e.bytes.size() - e.offset);
       const std::size_t n = traits::send_some(fd, {&buf, 1}, fds_, true, ec);
-      if (ec == asio::error::would_block) {
-        socket_.async_wait(socket_type::wait_write,
-                           [self = this->shared_from_this()](std::error_code wec) {
-                             self->on_writable(wec);
-                           });
-        return;
-      }
-      if (ec) {
-        send_failed_ = ec;
-        writing_ = false;
-        fail_queue(ec);
-        return;
-      }
+      if (ec == asio::error::would_block) return wait_writable();
+      if (ec) return abort_writes(ec);
       if (n > 0 && e.offset == 0) {
         ++next_sequence_;
-        e.handles.clear(); // the kernel holds them now
+        keep_in_flight(e.handles);
       }
       e.offset += n;
       if (e.offset == e.bytes.size()) {
@@ -472,11 +550,27 @@ private:
     writing_ = false;
   }
 
+  /// The write loop stops until the socket has room (`writing_` stays set).
+  void wait_writable()
+  {
+    socket_.async_wait(socket_type::wait_write,
+                       [self = this->shared_from_this()](std::error_code wec) {
+                         self->on_writable(wec);
+                       });
+  }
+
+  void abort_writes(std::error_code ec)
+  {
+    fail_send(ec);
+    writing_ = false;
+    fail_queue(ec);
+  }
+
   void on_writable(std::error_code ec)
   {
     if (ec || !socket_.is_open()) {
       writing_ = false;
-      if (ec != asio::error::operation_aborted) send_failed_ = ec;
+      if (ec && ec != asio::error::operation_aborted) fail_send(ec);
       fail_queue(ec ? ec : make_error_code(asio::error::operation_aborted));
       return;
     }
@@ -523,6 +617,187 @@ private:
     close(ec);
   }
 
+  // ---- acknowledgements --------------------------------------------------------------------
+
+  /// Handles of frames written and not yet acknowledged: the sender's copies, kept until the
+  /// peer's ACK / NACK names the frame's sequence number.
+  struct in_flight_handle {
+    std::uint32_t sequence;
+    native_handle handle;
+  };
+
+  /// The frame just started (its sequence is `next_sequence_ - 1`) carried @p handles.
+  void keep_in_flight(std::span<outgoing_handle> handles)
+  {
+    for (auto& h : handles) in_flight_.push_back({next_sequence_ - 1, std::move(h.handle)});
+  }
+  void keep_in_flight(std::vector<native_handle>& handles)
+  {
+    for (auto& h : handles) in_flight_.push_back({next_sequence_ - 1, std::move(h)});
+    handles.clear();
+  }
+
+  /// Room for @p n more unacknowledged handles. Verdicts the peer already sent are collected
+  /// now and then (every `ack_batch` handles), so that a sender that never receives still
+  /// learns of them; past `max_unacknowledged_handles` the send is refused.
+  std::error_code reserve_handles(std::size_t n)
+  {
+    if (n == 0) return {};
+    if (in_flight_.size() + n > options_.max_unacknowledged_handles || in_flight_.size() >= collect_at_) {
+      collect_verdicts();
+      collect_at_ = in_flight_.size() + ack_batch;
+    }
+    if (in_flight_.size() + n > options_.max_unacknowledged_handles)
+      return errc::too_many_unacknowledged_handles;
+    return {};
+  }
+
+  /// Applies an internal frame from the peer; an error breaks the channel.
+  std::error_code on_internal(const incoming_frame& f)
+  {
+    if (f.header.kind != frame_kind::ack && f.header.kind != frame_kind::nack)
+      return errc::malformed_frame; // no other internal kind is in use by this version
+    if (f.header.handle_count != 0 || f.payload.empty() || f.payload.size() % 4 != 0)
+      return errc::malformed_frame;
+    const bool adopted = f.header.kind == frame_kind::ack;
+    for (std::size_t i = 0; i < f.payload.size(); i += 4) {
+      const std::uint32_t seq = load_u32(f.payload.data() + i);
+      auto first = in_flight_.begin();
+      while (first != in_flight_.end() && first->sequence != seq) ++first;
+      if (first == in_flight_.end()) return errc::malformed_frame; // names nothing we sent
+      auto last = first;
+      while (last != in_flight_.end() && last->sequence == seq) ++last;
+      in_flight_.erase(first, last); // the sender's copies close here
+      ++(adopted ? counts_.acknowledged : counts_.refused);
+    }
+    if (collect_at_ > in_flight_.size() + ack_batch) collect_at_ = in_flight_.size() + ack_batch;
+    return {};
+  }
+
+  /// Reads what the peer has sent, without waiting, and applies the internal frames ahead of
+  /// its next user message. Views the user holds of the last message stay valid: while they
+  /// may be held, reads only go to free space after the buffered bytes.
+  ///
+  /// Not while a receive is outstanding: it reads (and applies verdicts) itself, and waits for
+  /// the socket to become readable, so bytes taken from under it would leave it waiting.
+  void collect_verdicts()
+  {
+    if (!socket_.is_open() || receive_failed_ || receiving_) return;
+    const auto fd = socket_.native_handle();
+    for (;;) {
+      incoming_frame f;
+      std::error_code ec;
+      while (reader_.next(f, ec, /*internal_only=*/true)) {
+        if ((ec = on_internal(f))) break;
+      }
+      if (ec) {
+        fail(ec);
+        return;
+      }
+      if (reader_.message_at_head() || stream_ended_) return;
+      if (!spill_chunks_.empty()) {
+        if (views_pinned_ && reader_.prepare_in_place().size() < spill_chunks_.front().size) return;
+        replay_spill();
+        continue;
+      }
+      const std::span<std::byte> space = views_pinned_ ? reader_.prepare_in_place() : reader_.prepare();
+      if (space.size() < frame_header_size) return;
+      fds_in_.clear();
+      const std::size_t n = traits::receive_some(fd, space, fds_in_, options_.max_handles, true, ec);
+      if (ec == asio::error::would_block) return;
+      if (ec == errc::handles_truncated) {
+        fail(ec);
+        return;
+      }
+      if (ec || n == 0) {
+        // The peer is gone (or the socket broke): no verdict will come. The receive path
+        // reports it once the frames already buffered have been delivered.
+        stream_ended_ = true;
+        peer_gone();
+        return;
+      }
+      reader_.commit(n, fds_in_);
+    }
+  }
+
+  /// The peer can no longer acknowledge anything: its unread descriptors were released by the
+  /// kernel with its socket, so the sender's copies are closed too.
+  void peer_gone() noexcept { in_flight_.clear(); }
+
+  void fail_send(std::error_code ec)
+  {
+    send_failed_ = ec;
+    peer_gone();
+  }
+
+  /// Turns the verdicts the delivered messages have posted into ACK / NACK frames in
+  /// `internal_out_`. Only at a frame boundary (nothing partly written), since the frames are
+  /// numbered now, ahead of every frame not yet started.
+  void encode_verdicts()
+  {
+    if (outbox_ && outbox_->pending()) outbox_->take(acks_out_, nacks_out_);
+    if (acks_out_.empty() && nacks_out_.empty()) return;
+    if (internal_done_ == internal_out_.size()) {
+      internal_out_.clear();
+      internal_done_ = 0;
+    }
+    encode_verdict_frame(frame_kind::ack, acks_out_);
+    encode_verdict_frame(frame_kind::nack, nacks_out_);
+  }
+
+  void encode_verdict_frame(frame_kind kind, std::vector<std::uint32_t>& seqs)
+  {
+    // One frame per kind, split only at the size the peer accepts.
+    const std::size_t per_frame = options_.max_message_size / 4;
+    std::size_t i = 0;
+    while (i < seqs.size()) {
+      const std::size_t n = std::min(per_frame, seqs.size() - i);
+      std::byte* p = internal_out_.extend(frame_header_size + 4 * n);
+      frame_header h;
+      h.payload_size = static_cast<std::uint32_t>(4 * n);
+      h.sequence = next_sequence_++;
+      h.kind = kind;
+      encode_frame_header(h, p);
+      for (std::size_t k = 0; k < n; ++k) store_u32(p + frame_header_size + 4 * k, seqs[i + k]);
+      i += n;
+    }
+    seqs.clear();
+  }
+
+  void internal_written(std::size_t n) noexcept
+  {
+    internal_done_ += n;
+    if (internal_done_ == internal_out_.size()) {
+      internal_out_.clear();
+      internal_done_ = 0;
+    }
+  }
+
+  /// Sends the verdicts posted so far, unless a frame is partly written (the write loop sends
+  /// them at the next boundary). With @p may_wait (on the channel's executor), what the socket
+  /// does not take now is written asynchronously; otherwise it waits for the next operation.
+  void flush_verdicts(bool may_wait)
+  {
+    if (writing_ || !socket_.is_open() || send_failed_) return;
+    if (internal_done_ == internal_out_.size() && !(outbox_ && outbox_->pending())) return;
+    if (may_wait) {
+      pump(true);
+      return;
+    }
+    encode_verdicts();
+    if (internal_done_ == internal_out_.size()) return;
+    std::error_code ec;
+    const asio::const_buffer buf(internal_out_.data() + internal_done_,
+                                 internal_out_.size() - internal_done_);
+    const std::size_t n = traits::send_some(socket_.native_handle(), {&buf, 1}, {}, true, ec);
+    if (ec == asio::error::would_block) return;
+    if (ec) {
+      fail_send(ec);
+      return;
+    }
+    internal_written(n);
+  }
+
   struct spill_chunk {
     std::size_t offset, size;
     std::vector<native_handle::native_type> handles; // owned until replayed
@@ -555,6 +830,19 @@ private:
   std::error_code send_failed_;
   std::error_code receive_failed_;
   std::error_code closed_reason_;
+
+  // Acknowledgements. As a sender: copies of handles in flight. As a receiver: verdicts from
+  // the messages delivered, waiting to be written, and the internal frames being written.
+  static constexpr std::size_t ack_batch = 64;
+  std::deque<in_flight_handle> in_flight_;
+  std::size_t collect_at_ = ack_batch;
+  ack_counts counts_;
+  std::shared_ptr<ack_outbox> outbox_;
+  std::vector<std::uint32_t> acks_out_, nacks_out_;
+  byte_buffer internal_out_;
+  std::size_t internal_done_ = 0;
+  bool views_pinned_ = false; // the user may hold views into the reader's buffer
+  bool stream_ended_ = false; // a read without the user's receive found the end of the stream
 };
 
 } // namespace detail

@@ -81,6 +81,13 @@ public:
     return {buffer_.data() + buffer_.size(), room};
   }
 
+  /// Free space after the buffered bytes, without moving or reallocating anything: for reads
+  /// made while the user may still hold views of the last frame. May be empty.
+  std::span<std::byte> prepare_in_place() noexcept
+  {
+    return {buffer_.data() + buffer_.size(), buffer_.capacity() - buffer_.size()};
+  }
+
   /// Records @p n bytes read into the span from `prepare()` and the descriptors that came
   /// with them (ownership moves into the reader).
   void commit(std::size_t n, std::vector<native_handle::native_type>& handles)
@@ -103,8 +110,10 @@ public:
   }
 
   /// Takes the next complete frame. Returns false when more bytes are needed, or with @p ec set
-  /// when the stream is broken (the reader must not be used afterwards).
-  bool next(incoming_frame& out, std::error_code& ec)
+  /// when the stream is broken (the reader must not be used afterwards). With @p internal_only,
+  /// a complete user message is left in place (false is returned): the channel processes its
+  /// own frames ahead of the next user message without taking that message.
+  bool next(incoming_frame& out, std::error_code& ec, bool internal_only = false)
   {
     ec.clear();
     if (overflow_) {
@@ -128,6 +137,7 @@ public:
     const frame_header& h = *header_;
     const std::size_t total = frame_size(h);
     if (have < total) return false;
+    if (internal_only && h.kind == frame_kind::message) return false;
 
     const std::uint64_t frame_start = base_ + begin_;
     if (!batches_.empty() && batches_.front().end <= frame_start) {
@@ -161,6 +171,12 @@ public:
     header_.reset();
     ++expected_sequence_;
     return true;
+  }
+
+  /// True when the next frame (complete or not) is a user message.
+  bool message_at_head() const noexcept
+  {
+    return header_ && header_->kind == frame_kind::message;
   }
 
   /// True when some bytes of an unfinished frame are buffered (end of stream now means the
