@@ -16,6 +16,7 @@
 #include "ipc/handle_converter.hpp"
 #include "ipc/message.hpp"
 #include "ipc/native_handle.hpp"
+#include "ipc/node.hpp"
 #include "ipc/process.hpp"
 #include "ipc/serializer.hpp"
 #include "ipc/shared_memory.hpp"

@@ -83,6 +83,24 @@ struct spawn_options {
   channel_options channel;
 };
 
+/// How `spawn<Protocol>` sets up a child's channel: the parent's channel type, the environment
+/// variables that announce the channel to the child, and how the parent's end is made. The
+/// primary template is the native protocol with serializer @p Protocol; the Node protocol
+/// (`ipc::node::json`, `ipc::node::advanced` in ipc/node/process.hpp) specializes it so that
+/// `spawn` can start Node children.
+template <class Protocol, class Executor>
+struct spawn_protocol {
+  using channel_type = basic_channel<Protocol, Executor>;
+  static constexpr const char* fd_env = channel_fd_env;
+  static constexpr const char* mode_env = channel_serialization_env;
+  static constexpr std::string_view mode = Protocol::name;
+  static channel_type make_channel(const Executor& ex, native_handle h, std::error_code& ec,
+                                   const spawn_options& o)
+  {
+    return channel_type(ex, std::move(h), detail::own_socket, ec, o.channel);
+  }
+};
+
 /// How a child ended.
 struct exit_status {
   /// The exit code when it exited normally, else -1.
@@ -111,7 +129,7 @@ class basic_child {
 
 public:
   using executor_type = Executor;
-  using channel_type = basic_channel<Serializer, Executor>;
+  using channel_type = typename spawn_protocol<Serializer, Executor>::channel_type;
   using pid_type = proc::pid_type;
 
   basic_child(basic_child&&) noexcept = default;
@@ -323,8 +341,10 @@ inline std::string_view env_name(std::string_view entry) noexcept
 template <class Serializer>
 void build_environment(const spawn_options& o, int channel_fd, std::vector<std::string>& out)
 {
+  using protocol = spawn_protocol<Serializer, asio::any_io_executor>;
+  const std::string_view fd_env = protocol::fd_env, mode_env = protocol::mode_env;
   auto overridden = [&](std::string_view name) {
-    if (name == channel_fd_env || name == channel_serialization_env) return true;
+    if (name == fd_env || name == mode_env) return true;
     if (o.env.count(std::string(name)) != 0) return true;
     for (const auto& r : o.env_remove)
       if (r == name) return true;
@@ -334,16 +354,18 @@ void build_environment(const spawn_options& o, int channel_fd, std::vector<std::
     for (char** e = platform::process::environment(); e != nullptr && *e != nullptr; ++e)
       if (!overridden(env_name(*e))) out.emplace_back(*e);
   for (const auto& [k, v] : o.env)
-    if (k != channel_fd_env && k != channel_serialization_env) out.push_back(k + "=" + v);
-  out.push_back(std::string(channel_fd_env) + "=" + std::to_string(channel_fd));
-  out.push_back(std::string(channel_serialization_env) + "=" + std::string(Serializer::name));
+    if (k != fd_env && k != mode_env) out.push_back(k + "=" + v);
+  out.push_back(std::string(fd_env) + "=" + std::to_string(channel_fd));
+  out.push_back(std::string(mode_env) + "=" + std::string(protocol::mode));
 }
 
 } // namespace detail
 
 /// Starts @p path with @p args and a connected `channel<Serializer>` inherited by the child (at
 /// descriptor `options.channel_fd`, announced in `IPC_CHANNEL_FD` and
-/// `IPC_CHANNEL_SERIALIZATION`). A @p path without '/' is searched in `PATH`.
+/// `IPC_CHANNEL_SERIALIZATION`). A @p path without '/' is searched in `PATH`. With a protocol
+/// that specializes `spawn_protocol` (such as `ipc::node::json`), the channel and the variables
+/// are that protocol's instead.
 ///
 /// The child inherits exactly: the channel, the stdio as asked, and `options.handles`; nothing
 /// else, even descriptors that other code opened without close-on-exec. Failure to start
@@ -357,7 +379,8 @@ child<Serializer> spawn(const asio::any_io_executor& ex, const std::filesystem::
   using Executor = asio::any_io_executor;
   using proc = platform::process;
   using child_t = basic_child<Serializer, Executor>;
-  using channel_t = basic_channel<Serializer, Executor>;
+  using protocol = spawn_protocol<Serializer, Executor>;
+  using channel_t = typename protocol::channel_type;
 
   auto fail = [&](std::error_code e) {
     ec = e;
@@ -429,7 +452,7 @@ child<Serializer> spawn(const asio::any_io_executor& ex, const std::filesystem::
 
   std::error_code notifier_ec;
   const auto notifier = proc::open_exit_notifier(pid, notifier_ec);
-  channel_t ch(ex, std::move(parent_end), detail::own_socket, ec, options.channel);
+  channel_t ch = protocol::make_channel(ex, std::move(parent_end), ec, options);
   child_t c(ex, pid, notifier, std::move(ch));
   if (ec) return c; // the child runs; its channel could not be set up
 

@@ -88,7 +88,9 @@ struct traits {
       return info;
     }
     len = sizeof listening;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0) listening = 0;
+    // Only connection-oriented sockets listen: a datagram socket is spared the syscall.
+    if (type != SOCK_DGRAM && ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0)
+      listening = 0;
     sockaddr_storage addr{};
     socklen_t alen = sizeof addr;
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) {
@@ -111,8 +113,18 @@ struct traits {
   /// Makes @p fd close-on-exec (Asio opens and accepts sockets without it).
   static void set_close_on_exec(native_handle_type fd, std::error_code& ec) noexcept
   {
-    const int flags = ::fcntl(fd, F_GETFD);
-    if (flags < 0 || ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0) ec.assign(errno, std::system_category());
+    // FD_CLOEXEC is the only descriptor flag there is: set it without reading the others.
+    if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) ec.assign(errno, std::system_category());
+    else ec.clear();
+  }
+
+  /// Puts @p fd in non-blocking mode (O_NONBLOCK: shared by every descriptor of the same open
+  /// file, so also by a peer that received a copy). Node's event loop expects sockets it is
+  /// handed to be non-blocking already.
+  static void set_nonblocking(native_handle_type fd, std::error_code& ec) noexcept
+  {
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) ec.assign(errno, std::system_category());
     else ec.clear();
   }
 
