@@ -6,7 +6,7 @@
 #include "ipc/platform/config.hpp"
 
 #if IPC_WINDOWS
-#error "the Windows backend is not written yet (include/ipc/platform/windows/)"
+#include "ipc/platform/windows/traits.hpp"
 #else
 #include "ipc/platform/posix/traits.hpp"
 #endif
@@ -41,6 +41,7 @@ concept platform_traits = requires(typename P::native_handle_type h, std::error_
 };
 
 #if IPC_WINDOWS
+using traits = windows::traits;
 #else
 using traits = posix::traits;
 #endif // IPC_WINDOWS
