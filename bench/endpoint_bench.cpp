@@ -1,7 +1,8 @@
 // bench/endpoint_bench.cpp - named endpoints vs a hand-written bind/listen/accept/connect loop.
 // SPDX-License-Identifier: BSL-1.0
 //
-// Two measurements, each beside a raw baseline written here (method: /work/shared/BENCHMARKING.md):
+// Two measurements, each beside a raw baseline written here (method: /work/shared/BENCHMARKING.md;
+// the shared timing, statistics and raw-socket helpers are in harness.hpp):
 //
 //  1. Connection setup: the client connects, sends one 8-byte message, reads the 8-byte reply
 //     and closes; the server accepts, reads, replies and closes. Per-connection time p50/p99 and
@@ -28,6 +29,8 @@
 // Run:   taskset -c 0 ./endpoint_bench [--quick] [--rounds N]      (~15 s; --quick ~1 s)
 #include <ipc/endpoint.hpp>
 #include <ipc/serializers/raw.hpp>
+
+#include "harness.hpp"
 
 #include <asio/io_context.hpp>
 
@@ -63,8 +66,6 @@
 
 namespace bench {
 
-using clock = std::chrono::steady_clock;
-
 // ---- configuration -----------------------------------------------------------------------
 
 struct config {
@@ -79,28 +80,6 @@ struct config {
 };
 
 config cfg;
-
-[[noreturn]] void fail(const std::string& what)
-{
-  throw std::runtime_error(what);
-}
-[[noreturn]] void fail_errno(const char* what)
-{
-  throw std::system_error(errno, std::system_category(), what);
-}
-
-double micros(clock::duration d)
-{
-  return std::chrono::duration<double, std::micro>(d).count();
-}
-
-/// Stops a loop at whichever comes first: @p count iterations or @p time.
-struct budget {
-  std::size_t count;
-  clock::time_point deadline;
-  budget(std::size_t n, clock::duration t) : count(n), deadline(clock::now() + t) {}
-  bool more(std::size_t done) const { return done < count && clock::now() < deadline; }
-};
 
 // ---- the raw baseline --------------------------------------------------------------------
 
@@ -151,65 +130,6 @@ int raw_accept(int lfd)
     if (fd >= 0) return fd;
     if (errno != EINTR && errno != ECONNABORTED) fail_errno("accept4");
   }
-}
-
-/// One sendmsg of {u32 length, payload} (looping only on a short write).
-void raw_send(int fd, std::string_view payload)
-{
-  std::uint32_t len = static_cast<std::uint32_t>(payload.size());
-  iovec iov[2] = {{&len, 4}, {const_cast<char*>(payload.data()), payload.size()}};
-  msghdr msg{};
-  msg.msg_iov = iov;
-  msg.msg_iovlen = 2;
-  std::size_t left = 4 + payload.size();
-  for (;;) {
-    const ssize_t r = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      fail_errno("raw sendmsg");
-    }
-    left -= static_cast<std::size_t>(r);
-    if (left == 0) return;
-    std::size_t skip = static_cast<std::size_t>(r);
-    while (skip >= msg.msg_iov->iov_len) {
-      skip -= msg.msg_iov->iov_len;
-      ++msg.msg_iov;
-      --msg.msg_iovlen;
-    }
-    msg.msg_iov->iov_base = static_cast<char*>(msg.msg_iov->iov_base) + skip;
-    msg.msg_iov->iov_len -= skip;
-  }
-}
-
-/// Blocking recv until @p n bytes are in; false on end of stream before the first byte.
-bool recv_exact(int fd, char* p, std::size_t n)
-{
-  std::size_t got = 0;
-  while (got < n) {
-    const ssize_t r = ::recv(fd, p + got, n - got, 0);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      if (errno == ECONNRESET && got == 0) return false;
-      fail_errno("raw recv");
-    }
-    if (r == 0) {
-      if (got == 0) return false;
-      fail("raw recv: truncated message");
-    }
-    got += static_cast<std::size_t>(r);
-  }
-  return true;
-}
-
-/// Header, then payload into a reused buffer; false at end of stream.
-bool raw_receive(int fd, std::vector<char>& buf, std::string_view& out)
-{
-  std::uint32_t len = 0;
-  if (!recv_exact(fd, reinterpret_cast<char*>(&len), 4)) return false;
-  if (buf.size() < len) buf.resize(len);
-  if (len != 0 && !recv_exact(fd, buf.data(), len)) fail("raw recv: truncated message");
-  out = std::string_view(buf.data(), len);
-  return true;
 }
 
 // ---- rows and servers --------------------------------------------------------------------
@@ -293,7 +213,7 @@ void serve_raw(const std::string& name, service what, int ready_fd)
 {
   const int lfd = raw_listen(name);
   if (::write(ready_fd, "r", 1) != 1) fail_errno("ready");
-  std::vector<char> buf;
+  rx_buffer buf;
   for (;;) {
     const int fd = raw_accept(lfd);
     std::string_view m;
@@ -375,20 +295,14 @@ struct result {
 
 result summarize(std::vector<double>& us, clock::duration total)
 {
-  if (us.empty()) fail("no samples");
-  std::sort(us.begin(), us.end());
-  result r;
-  r.samples = us.size();
-  r.p50_us = us[us.size() / 2];
-  r.p99_us = us[std::min(us.size() - 1, us.size() * 99 / 100)];
-  r.per_s = double(us.size()) / std::chrono::duration<double>(total).count();
-  return r;
+  const latency_result l = bench::summarize(us);
+  return {l.p50_us, l.p99_us, double(l.samples) / seconds(total), l.samples};
 }
 
 const std::string payload8(8, 's');
 
 /// One connection: connect, one 8-byte round trip, close.
-void setup_once(row r, const std::string& name, asio::io_context& io, std::vector<char>& buf)
+void setup_once(row r, const std::string& name, asio::io_context& io, rx_buffer& buf)
 {
   if (r == row::raw) {
     const int fd = raw_connect(name);
@@ -447,7 +361,7 @@ result measure_setup(row r, const std::string& name)
 {
   server_child server(r, name, service::setup);
   asio::io_context io;
-  std::vector<char> buf;
+  rx_buffer buf;
   std::vector<double> us;
   us.reserve(cfg.setup_count);
   const budget warm(cfg.warmup_count, cfg.warmup_time);
@@ -473,22 +387,12 @@ result measure_setup(row r, const std::string& name)
   return summarize(us, total);
 }
 
-/// Warms up with @p once, then times each call of it into @p us (bounded by count and time);
-/// returns the wall time of the timed part.
+/// Warms up with @p once, then times each call of it into @p us; returns the timed wall time.
 template <class Once>
 clock::duration time_round_trips(std::vector<double>& us, Once once)
 {
-  const budget warm(cfg.warmup_count, cfg.warmup_time);
-  for (std::size_t i = 0; warm.more(i); ++i)
-    once();
-  const budget b(cfg.latency_count, cfg.latency_time);
-  const auto start = clock::now();
-  for (std::size_t i = 0; b.more(i); ++i) {
-    const auto a = clock::now();
-    once();
-    us.push_back(micros(clock::now() - a));
-  }
-  return clock::now() - start;
+  return time_each(budget(cfg.warmup_count, cfg.warmup_time), us, once, cfg.latency_count,
+                   cfg.latency_time);
 }
 
 result measure_latency(row r, const std::string& name, std::size_t size)
@@ -501,7 +405,7 @@ result measure_latency(row r, const std::string& name, std::size_t size)
   clock::duration total{};
   if (r == row::raw) {
     const int fd = raw_connect(name);
-    std::vector<char> buf;
+    rx_buffer buf;
     std::string_view m;
     total = time_round_trips(us, [&] {
       raw_send(fd, payload);
@@ -550,51 +454,6 @@ result measure_latency(row r, const std::string& name, std::size_t size)
 }
 
 // ---- statistics and the table ----------------------------------------------------------------
-
-struct series {
-  std::vector<double> v;
-  double median() const
-  {
-    auto s = v;
-    std::sort(s.begin(), s.end());
-    const std::size_t n = s.size();
-    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-  }
-  double min() const { return *std::min_element(v.begin(), v.end()); }
-  double max() const { return *std::max_element(v.begin(), v.end()); }
-};
-
-std::string fmt(double x)
-{
-  char b[32];
-  if (x >= 1e5)
-    std::snprintf(b, sizeof b, "%.0fk", x / 1e3);
-  else if (x >= 1e4)
-    std::snprintf(b, sizeof b, "%.1fk", x / 1e3);
-  else if (x >= 100)
-    std::snprintf(b, sizeof b, "%.0f", x);
-  else if (x >= 10)
-    std::snprintf(b, sizeof b, "%.1f", x);
-  else
-    std::snprintf(b, sizeof b, "%.2f", x);
-  return b;
-}
-
-std::string cell(const series& s)
-{
-  return fmt(s.median()) + " [" + fmt(s.min()) + "-" + fmt(s.max()) + "]";
-}
-
-std::string affinity()
-{
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) != 0) return "?";
-  std::string s;
-  for (int c = 0; c < CPU_SETSIZE; ++c)
-    if (CPU_ISSET(c, &set)) s += (s.empty() ? "" : ",") + std::to_string(c);
-  return s;
-}
 
 /// One line of a table: a row on one endpoint kind (and size, for round trips).
 struct line_key {

@@ -12,6 +12,8 @@
 // SPDX-License-Identifier: BSL-1.0
 #include <ipc.hpp>
 
+#include "harness.hpp"
+
 #include <asio/io_context.hpp>
 
 #include <fcntl.h>
@@ -61,24 +63,6 @@ double forked(Child child_body, Parent parent_body)
 
 constexpr int ack_every = 256;
 
-void raw_send_fd(int sock, int fd)
-{
-  char hdr[4] = {0, 0, 0, 0};
-  iovec iov{hdr, 4};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  if (::sendmsg(sock, &msg, MSG_NOSIGNAL) != 4) std::exit(3);
-}
-
 int raw_recv_fd(int sock)
 {
   char hdr[4];
@@ -112,7 +96,7 @@ double rate_raw(int source, int n)
       char a;
       for (int i = 1; i <= n; ++i) {
         const int fd = ::dup(source);
-        raw_send_fd(sock, fd);
+        bench::raw_send(sock, nullptr, 0, fd); // a zero length, and the descriptor
         ::close(fd);
         if (i % ack_every == 0 && ::read(sock, &a, 1) != 1) std::exit(4);
       }

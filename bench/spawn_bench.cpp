@@ -6,6 +6,7 @@
 // write(2); `--child-ipc` finds its channel with ipc::parent_channel and sends one message. Both
 // children are the same executable image, so the comparison is of the spawn and channel set-up
 // paths alone. Rounds alternate the order of the two; medians with min-max are reported.
+// `--machine N` prints the medians of N spawns each as plain lines, for bench/compare.
 // SPDX-License-Identifier: BSL-1.0
 #include <ipc/process.hpp>
 #include <ipc/serializers/raw.hpp>
@@ -109,6 +110,23 @@ int main(int argc, char** argv)
   const int per_round = quick ? 30 : 100;
   const std::string exe = self_path();
   asio::io_context io;
+
+  if (argc > 2 && std::strcmp(argv[1], "--machine") == 0) {
+    // For bench/compare: N spawns of each, alternating, after a short warm-up; the medians as
+    // lines "row spawn_us 0 value".
+    const int n = std::max(1, std::atoi(argv[2]));
+    for (int i = 0; i < 3; ++i) {
+      once_raw(exe);
+      once_ipc(io, exe);
+    }
+    std::vector<double> raw, ipc;
+    for (int i = 0; i < n; ++i) {
+      raw.push_back(once_raw(exe));
+      ipc.push_back(once_ipc(io, exe));
+    }
+    std::printf("raw spawn_us 0 %.1f\nipc-raw spawn_us 0 %.1f\n", median(raw), median(ipc));
+    return 0;
+  }
 
   for (int i = 0; i < 10; ++i) { // warm up the page cache and the dynamic loader
     once_raw(exe);
