@@ -3,7 +3,9 @@
 //
 // Each input is decoded as a `message`, a described struct that exercises the common kinds of
 // value: strings, vectors on both the element-wise and the memcpy path, a map, an optional,
-// an array, an enumeration, a nested described struct and a bool. Decoding must never crash,
+// an array, an enumeration, a nested described struct and a bool; and as a `tree`, which
+// nests containers in containers (vectors of vectors, an optional map of described structs,
+// a map of vectors). Decoding must never crash,
 // read out of bounds or allocate without bound (ASan/UBSan watch that); when it succeeds,
 // encoding the value must give back exactly the input, since the format is canonical.
 //
@@ -56,17 +58,19 @@ struct message {
 };
 IPC_DESCRIBE(message, tags, counts, ratio, triple, nested, flag)
 
-} // namespace fuzz
+struct tree {
+  std::vector<std::vector<std::uint16_t>> grid;
+  std::optional<std::map<std::string, inner>> by_name;
+  std::map<std::int64_t, std::vector<std::string>> lists;
+};
+IPC_DESCRIBE(tree, grid, by_name, lists)
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+/// Decodes @p in as a T; when that works, the encoding must give back exactly the input.
+template <class T>
+void check_canonical(const ipc::byte_buffer& in, const std::uint8_t* data, std::size_t size)
 {
-  // Decode from a padded buffer, as the channel does, so that ASan sees exactly the region a
-  // real receive would expose.
-  ipc::byte_buffer in;
-  in.append(data, size);
-
-  fuzz::message value;
-  if (ipc::binary::decode(in.span(), value)) return 0;
+  T value;
+  if (ipc::binary::decode(in.span(), value)) return;
 
   ipc::byte_buffer out;
   if (ipc::binary::encode(value, out)) {
@@ -78,6 +82,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                  out.size(), size);
     std::abort();
   }
+}
+
+} // namespace fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+{
+  // Decode from a padded buffer, as the channel does, so that ASan sees exactly the region a
+  // real receive would expose.
+  ipc::byte_buffer in;
+  in.append(data, size);
+
+  fuzz::check_canonical<fuzz::message>(in, data, size);
+  fuzz::check_canonical<fuzz::tree>(in, data, size);
   return 0;
 }
 
@@ -129,15 +146,28 @@ std::vector<seed> seed_values()
   return seeds;
 }
 
+template <class T>
+bool write_seed(const char* dir, const char* name, const T& value)
+{
+  ipc::byte_buffer out;
+  if (ipc::binary::encode(value, out)) return false;
+  std::ofstream file(std::string(dir) + "/" + name, std::ios::binary);
+  file.write(reinterpret_cast<const char*>(out.data()), static_cast<std::streamsize>(out.size()));
+  return static_cast<bool>(file);
+}
+
 int write_seeds(const char* dir)
 {
-  for (const seed& s : seed_values()) {
-    ipc::byte_buffer out;
-    if (ipc::binary::encode(s.value, out)) return 1;
-    std::ofstream file(std::string(dir) + "/" + s.file_name, std::ios::binary);
-    file.write(reinterpret_cast<const char*>(out.data()), static_cast<std::streamsize>(out.size()));
-    if (!file) return 1;
-  }
+  for (const seed& s : seed_values())
+    if (!write_seed(dir, s.file_name, s.value)) return 1;
+  fuzz::tree t;
+  t.grid = {{}, {1, 2, 3}, {65535}};
+  t.by_name = std::map<std::string, fuzz::inner>{{"a", {"x", {1, 2}, fuzz::level::mid}}, {"b", {}}};
+  t.lists = {{-1, {"", "one"}}, {1LL << 40, {"two"}}};
+  if (!write_seed(dir, "tree", t)) return 1;
+  t = {};
+  t.grid.assign(3, std::vector<std::uint16_t>(5, 7));
+  if (!write_seed(dir, "tree_grid", t)) return 1;
   return 0;
 }
 
