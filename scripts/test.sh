@@ -6,22 +6,29 @@
 #   clang   clang++ build, -Werror, all suites
 #   asan    g++ with AddressSanitizer + UndefinedBehaviorSanitizer, all suites
 #   tsan    clang++ with ThreadSanitizer: the channel, process and endpoint suites
-#   fuzz    each libFuzzer target for FUZZ_SECONDS (default 20) from its seed corpus
+#   windows cross-built with mingw-w64 (cross/mingw-w64.txt), the suites Windows has run under
+#           wine (no JSON: simdjson is not cross-built)
+#   fuzz    each libFuzzer target for FUZZ_SECONDS (default 60) from its seed corpus, FUZZ_JOBS
+#           (default 2) at a time
 #   checks  source rules (OS headers only under include/ipc/platform/), documentation
 #           examples compile and run
 #   consumers  scripts/consumers.sh: meson subproject, pkg-config, CMake and Conan routes,
 #              and every public header compiling on its own
 #   docs       scripts/docs.sh: Doxygen without warnings, no dead links
 #
-# Environment: CONFIGS="checks gcc clang asan tsan fuzz consumers docs" to pick, FUZZ_SECONDS=N.
+# Environment: CONFIGS="checks gcc clang asan tsan windows fuzz consumers docs" to pick, FUZZ_SECONDS=N
+# (per target), FUZZ_JOBS=N; IPC_SOAK_SECONDS=N lengthens (or shortens) the soak test.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-scripts/deps.sh clang-14 libclang-rt-14-dev python3 curl || { echo "0 passed, 1 failed"; exit 1; }
+scripts/deps.sh clang-14 libclang-rt-14-dev python3 curl nodejs || { echo "0 passed, 1 failed"; exit 1; }
 
-CONFIGS=${CONFIGS:-"checks gcc clang asan tsan fuzz consumers docs"}
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+CONFIGS=${CONFIGS:-"checks gcc clang asan tsan windows fuzz consumers docs"}
+# 60 s per target finds what the seeds reach in a few seconds and then some; with six targets
+# two at a time that is about three minutes of CI, on top of about a minute of compiling.
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_JOBS=${FUZZ_JOBS:-2}
 passed=0
 failed=0
 failures=()
@@ -103,12 +110,30 @@ PY
     asan) meson_config asan g++ -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false ;;
     tsan) meson_config tsan clang++-14 -Db_sanitize=thread -Db_lundef=false -Dexamples=false \
             -Dtest_suites=channel,process,endpoint ;;
+    windows)
+      if ! scripts/deps.sh g++-mingw-w64-x86-64-posix wine wine64; then
+        fail "windows: installing mingw-w64 and wine"; continue
+      fi
+      # Only Asio's and Boost's headers reach the cross build (see cross/mingw-w64.txt).
+      mkdir -p build/mingw-include
+      ln -sfn /usr/include/asio /usr/include/asio.hpp /usr/include/boost build/mingw-include/
+      printf "[constants]\nipc_sysinc = '%s'\n" "$root/build/mingw-include" >build/mingw-include.ini
+      # One quiet wine prefix of our own, booted once (the first boot takes a minute).
+      export WINEPREFIX=$root/build/wine-prefix WINEDEBUG=-all
+      if [ ! -f "$WINEPREFIX/system.reg" ] && ! wineboot -i >build/wineboot.log 2>&1; then
+        cat build/wineboot.log; fail "windows: wineboot"; continue
+      fi
+      meson_config windows c++ --cross-file build/mingw-include.ini --cross-file cross/mingw-w64.txt \
+        -Djson=disabled -Dexamples=false
+      ;;
     fuzz)
-      echo "=== fuzz (${FUZZ_SECONDS}s each) ==="
+      echo "=== fuzz (${FUZZ_SECONDS}s each, $FUZZ_JOBS at a time) ==="
       mkdir -p build/fuzz
+      targets=()
       for src in fuzz/*_fuzz.cpp; do
         target=$(basename "$src" .cpp)
         corpus=fuzz/corpus/${target%_fuzz}
+        rm -f "build/fuzz/$target.rc"
         libs=""
         grep -q simdjson "$src" "include/ipc/serializers/json.hpp" 2>/dev/null && libs="-lsimdjson"
         if ! clang++-14 -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -119,8 +144,14 @@ PY
         work=build/fuzz/$target.corpus
         rm -rf "$work"; mkdir -p "$work"
         [ -d "$corpus" ] && cp "$corpus"/* "$work"/ 2>/dev/null
-        if (cd build/fuzz && ./"$target" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 \
-              -timeout=10 -print_final_stats=1 "$target.corpus" >"$target.log" 2>&1); then
+        targets+=("$target")
+      done
+      # Each target runs single-threaded: FUZZ_JOBS of them at once use that many cores.
+      printf '%s\n' "${targets[@]}" | xargs -r -P "$FUZZ_JOBS" -I{} sh -c \
+        'cd build/fuzz && ./"$1" -max_total_time="$2" -rss_limit_mb=2048 -timeout=10 \
+           -print_final_stats=1 "$1.corpus" >"$1.log" 2>&1; echo $? >"$1.rc"' _ {} "$FUZZ_SECONDS"
+      for target in "${targets[@]}"; do
+        if [ "$(cat "build/fuzz/$target.rc" 2>/dev/null)" = 0 ]; then
           echo "fuzz/$target: $(grep -m1 'stat::number_of_executed_units' "build/fuzz/$target.log" | awk '{print $2}') executions, no findings"
           pass
         else
