@@ -20,6 +20,7 @@
 #include "ipc/process.hpp"
 #include "ipc/serializer.hpp"
 #include "ipc/shared_memory.hpp"
+#include "ipc/shared_server.hpp"
 #include "ipc/version.hpp"
 #include "ipc/serializers/binary.hpp"
 #include "ipc/serializers/raw.hpp"

@@ -94,16 +94,69 @@ BOOST_AUTO_TEST_CASE(header_checks_magic_kind_flags_handles_and_table)
     ipc::encode_frame_header(h, buf);
     mutate(buf);
     ipc::frame_header d;
-    BOOST_TEST(ipc::decode_frame_header(std::span<const std::byte, 20>(buf), {1024, 4}, d) ==
-               expected);
+    const std::error_code ec =
+      ipc::decode_frame_header(std::span<const std::byte, 20>(buf), {1024, 4}, d);
+    if (expected == ipc::errc{}) BOOST_TEST(!ec, ec.message());
+    else BOOST_TEST(ec == expected);
   };
   check([](std::byte* b) { b[0] = std::byte{'X'}; }, ipc::errc::protocol_mismatch);
   check([](std::byte* b) { b[3] = std::byte{2}; }, ipc::errc::protocol_mismatch);
   check([](std::byte* b) { b[14] = std::byte{9}; }, ipc::errc::malformed_frame);
-  check([](std::byte* b) { b[15] = std::byte{1}; }, ipc::errc::malformed_frame);
+  check([](std::byte* b) { b[15] = std::byte{2}; }, ipc::errc::malformed_frame); // unknown flag
+  check([](std::byte* b) { b[15] = std::byte{1}; }, ipc::errc{});                // keyed: fine
+  check([](std::byte* b) { b[15] = std::byte{1}, b[14] = std::byte{1}; },         // keyed ACK
+        ipc::errc::malformed_frame);
+  check([](std::byte* b) { b[15] = std::byte{1}, b[12] = std::byte{0}, b[16] = std::byte{0}; },
+        ipc::errc::malformed_frame); // keyed without handles
   check([](std::byte* b) { b[12] = std::byte{5}; }, ipc::errc::too_many_handles);
   check([](std::byte* b) { b[16] = std::byte{2}; }, ipc::errc::malformed_frame);   // < 3 per entry
   check([](std::byte* b) { b[17] = std::byte{0x10}; }, ipc::errc::malformed_frame); // > max entry
+}
+
+BOOST_AUTO_TEST_CASE(a_keyed_frame_carries_its_key_before_the_handle_entries)
+{
+  auto keyed = [](std::string_view key, std::size_t claimed_key_size) {
+    ipc::byte_buffer table;
+    std::byte* p = table.extend(1 + key.size());
+    ipc::write_connection_key(p, key);
+    p[0] = static_cast<std::byte>(claimed_key_size);
+    BOOST_REQUIRE(!ipc::append_handle_entry(table, "asio.tcp.socket"));
+    ipc::frame_header h;
+    h.payload_size = 2;
+    h.sequence = 1;
+    h.handle_count = 1;
+    h.flags = ipc::frame_flag_keyed;
+    h.table_size = static_cast<std::uint32_t>(table.size());
+    std::vector<std::byte> out(ipc::frame_header_size + table.size() + 2, std::byte{'x'});
+    ipc::encode_frame_header(h, out.data());
+    std::memcpy(out.data() + ipc::frame_header_size, table.data(), table.size());
+    return out;
+  };
+  {
+    frame_reader r;
+    int fd = dev_null();
+    auto bytes = keyed("tcp 127.0.0.1:80 #1", 19);
+    feed(r, bytes, {fd});
+    incoming_frame f;
+    std::error_code ec;
+    BOOST_REQUIRE(r.next(f, ec));
+    BOOST_TEST(f.key == "tcp 127.0.0.1:80 #1");
+    std::string name;
+    BOOST_TEST(!ipc::decode_handle_table(f.entries, 1, [&](const ipc::handle_entry& e) {
+      name = e.type_name;
+    }));
+    BOOST_TEST(name == "asio.tcp.socket");
+    BOOST_TEST(f.handles.size() == 1u);
+  }
+  for (std::size_t lie : {std::size_t{200}, std::size_t{18}}) { // past the table, or into it
+    frame_reader r;
+    auto bytes = keyed("tcp 127.0.0.1:80 #1", lie);
+    feed(r, bytes, {dev_null()});
+    incoming_frame f;
+    std::error_code ec;
+    BOOST_TEST(!r.next(f, ec));
+    BOOST_TEST(ec == ipc::errc::malformed_frame);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(handle_table_must_be_consumed_exactly)

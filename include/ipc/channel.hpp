@@ -22,12 +22,15 @@
 #include <cstddef>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <system_error>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
 IPC_BEGIN_NAMESPACE
+
+class shared_server;
 
 namespace detail {
 
@@ -317,14 +320,14 @@ public:
     if constexpr (detail::ends_with_error_code_v<Args&&...>) {
       detail::split_last(
         [&](auto&& handles, std::error_code& ec) {
-          std::apply([&](auto&&... hs) { send_impl(msg, ec, std::forward<decltype(hs)>(hs)...); },
+          std::apply([&](auto&&... hs) { send_impl({}, msg, ec, std::forward<decltype(hs)>(hs)...); },
                      std::move(handles));
         },
         std::forward_as_tuple(std::forward<Args>(args)...),
         std::make_index_sequence<sizeof...(Args) - 1>());
     } else {
       std::error_code ec;
-      send_impl(msg, ec, std::forward<Args>(args)...);
+      send_impl({}, msg, ec, std::forward<Args>(args)...);
       if (ec) detail::throw_error(ec, "channel::send");
     }
   }
@@ -357,6 +360,7 @@ public:
     detail::incoming_frame f;
     core_->receive_frame(f, ec, /*blocking=*/true);
     core_->receiving_ = false;
+    core_->watch_peer();
     if (ec) return {};
     return core_->template deliver<T>(f, ec);
   }
@@ -406,8 +410,11 @@ public:
   }
 
 private:
+  friend class shared_server; // sends keyed connections, asks for counts
+
+  /// With a non-empty @p key the frame is keyed (see `frame_flag_keyed`).
   template <class T, class... H>
-  void send_impl(const T& msg, std::error_code& ec, H&&... handles)
+  void send_impl(std::string_view key, const T& msg, std::error_code& ec, H&&... handles)
   {
     static_assert((detail::check_handle_argument<H&&>() && ...));
     std::array<detail::outgoing_handle, sizeof...(H)> out{};
@@ -424,7 +431,8 @@ private:
       if ((ec = core_->serializer_.encode(msg, core_->scratch_))) return;
       payload = core_->scratch_.span();
     }
-    core_->send_frame(frame_kind::message, payload, out, ec);
+    if (!key.empty()) core_->watch_verdicts();
+    core_->send_frame(frame_kind::message, payload, out, ec, key);
   }
 
   template <std::size_t N, class... H>
@@ -450,12 +458,13 @@ private:
   }
 
   template <class T, class HandleTuple, class CompletionToken>
-  auto async_send_impl(const T& msg, HandleTuple&& handles, CompletionToken&& token)
+  auto async_send_impl(const T& msg, HandleTuple&& handles, CompletionToken&& token,
+                       std::string_view key = {})
   {
     IPC_ASSERT(core_ != nullptr);
     // Serialize now, so nothing the caller owns is needed later (also for deferred tokens).
     std::unique_ptr<typename core_type::send_entry> entry = core_->make_entry();
-    std::error_code ec = prepare_entry(*entry, msg, std::forward<HandleTuple>(handles));
+    std::error_code ec = prepare_entry(*entry, msg, std::forward<HandleTuple>(handles), key);
     return asio::async_initiate<CompletionToken, void(std::error_code)>(
       [](auto handler, std::shared_ptr<core_type> core,
          std::unique_ptr<typename core_type::send_entry> e, std::error_code err) {
@@ -474,7 +483,7 @@ private:
 
   template <class T, class HandleTuple>
   std::error_code prepare_entry(typename core_type::send_entry& e, const T& msg,
-                                HandleTuple&& handles)
+                                HandleTuple&& handles, std::string_view key)
   {
     constexpr std::size_t n = std::tuple_size_v<std::remove_cvref_t<HandleTuple>>;
     std::array<detail::outgoing_handle, n> out{};
@@ -486,14 +495,15 @@ private:
       },
       std::forward<HandleTuple>(handles));
     if (!ok) return ec;
-    const std::size_t head = core_type::head_size(out);
+    if (!key.empty()) core_->watch_verdicts();
+    const std::size_t head = core_type::head_size(out, key);
     e.bytes.resize(head);
     if constexpr (contiguous_serializer_for<Serializer, T>) {
       e.bytes.append(core_->serializer_.bytes_of(msg));
     } else {
       if ((ec = core_->serializer_.encode(msg, e.bytes))) return ec;
     }
-    if ((ec = core_->write_head(e.bytes.data(), frame_kind::message, e.bytes.size() - head, out)))
+    if ((ec = core_->write_head(e.bytes.data(), frame_kind::message, e.bytes.size() - head, out, key)))
       return ec;
     e.handles.reserve(n);
     for (auto& h : out) e.handles.push_back(std::move(h.handle));
@@ -523,6 +533,7 @@ private:
         self.reset_cancellation_state(asio::enable_total_cancellation());
       } else if (ec) {
         core->receiving_ = false;
+        core->watch_peer();
         self.complete(ec, message<T>());
         return;
       }
@@ -538,6 +549,7 @@ private:
         }
         else {
           core->receiving_ = false;
+          core->watch_peer();
           self.complete(asio::error::operation_aborted, message<T>());
         }
         return;
@@ -545,6 +557,7 @@ private:
       message<T> m;
       if (!rec) m = core->template deliver<T>(f, rec);
       core->receiving_ = false;
+      core->watch_peer();
       if (st == state::starting) {
         result = std::move(m);
         finish_later(self, rec);

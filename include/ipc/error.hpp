@@ -65,6 +65,9 @@ enum class errc {
   /// The peer has not acknowledged the handles already sent (`max_unacknowledged_handles`):
   /// it must take them, or drop their messages, before more can be sent.
   too_many_unacknowledged_handles,
+  /// A worker did not answer a connection-count query in time (`shared_server`): it is alive
+  /// but not reading its channel.
+  worker_not_responding,
 };
 
 namespace detail {
@@ -98,6 +101,7 @@ public:
     case errc::channel_not_idle: return "channel has outstanding operations or buffered input";
     case errc::serializer_mismatch: return "inherited channel uses a different serializer (IPC_CHANNEL_SERIALIZATION)";
     case errc::too_many_unacknowledged_handles: return "peer has not acknowledged the handles already sent (max_unacknowledged_handles)";
+    case errc::worker_not_responding: return "worker did not answer a connection-count query in time (is it reading its channel?)";
     }
     return "unknown ipc error";
   }

@@ -33,7 +33,7 @@ enum class frame_kind : std::uint8_t {
 /// offset  8  u32 sequence       1, 2, 3, ... per direction: a gap or repeat is a broken stream
 /// offset 12  u16 handle_count   descriptors sent with this frame (SCM_RIGHTS) = table entries
 /// offset 14  u8  kind           frame_kind
-/// offset 15  u8  flags          reserved, must be 0
+/// offset 15  u8  flags          `frame_flag_keyed` or 0
 /// offset 16  u32 table_size     bytes of the handle table that follows the header
 /// ```
 ///
@@ -42,6 +42,10 @@ enum class frame_kind : std::uint8_t {
 /// where the descriptors travel out of band). `table_size` lets the receiver know the whole
 /// frame's length from the header alone, so it can size its buffer once and refuse an oversized
 /// frame before reading (or allocating) anything more.
+///
+/// A user message with handles may be *keyed* (`frame_flag_keyed`): its handle table then starts
+/// with `{u8 key_size, key}`, the key of the server whose connections the handles are
+/// (`ipc::shared_server`). The receiver counts such connections for as long as it holds them.
 struct frame_header {
   std::uint32_t payload_size = 0;
   std::uint32_t sequence = 0;
@@ -55,6 +59,11 @@ inline constexpr std::size_t frame_header_size = 20;
 inline constexpr std::uint8_t protocol_version = 1;
 inline constexpr std::byte frame_magic[4] = {std::byte{'I'}, std::byte{'P'}, std::byte{'C'},
                                              std::byte{protocol_version}};
+/// `frame_header::flags`: the handle table starts with a connection key.
+inline constexpr std::uint8_t frame_flag_keyed = 0x01;
+/// Longest connection key.
+inline constexpr std::size_t max_connection_key = 255;
+
 /// Largest encoding of one handle-table entry.
 inline constexpr std::size_t max_handle_entry_size =
   1 + 255 + 2 + platform::traits::max_handle_blob;
@@ -115,14 +124,18 @@ inline std::error_code decode_frame_header(std::span<const std::byte, frame_head
   const auto kind = std::to_integer<std::uint8_t>(in[14]);
   h.flags = std::to_integer<std::uint8_t>(in[15]);
   h.table_size = detail::load_u32(in.data() + 16);
-  if (kind > static_cast<std::uint8_t>(frame_kind::internal) || h.flags != 0)
+  if (kind > static_cast<std::uint8_t>(frame_kind::internal) || (h.flags & ~frame_flag_keyed) != 0)
     return errc::malformed_frame;
   h.kind = static_cast<frame_kind>(kind);
+  const bool keyed = (h.flags & frame_flag_keyed) != 0;
+  // Only a user message with handles can say whose connections they are.
+  if (keyed && (h.kind != frame_kind::message || h.handle_count == 0)) return errc::malformed_frame;
   if (h.payload_size > limits.max_message_size) return errc::message_too_large;
   if (h.handle_count > limits.max_handles) return errc::too_many_handles;
-  // Each entry takes at least 3 bytes and at most max_handle_entry_size.
-  if (h.table_size < std::size_t{h.handle_count} * 3 ||
-      h.table_size > std::size_t{h.handle_count} * max_handle_entry_size)
+  // Each entry takes at least 3 bytes and at most max_handle_entry_size; a key 1 to 256.
+  const std::size_t key_min = keyed ? 1 : 0, key_max = keyed ? 1 + max_connection_key : 0;
+  if (h.table_size < std::size_t{h.handle_count} * 3 + key_min ||
+      h.table_size > std::size_t{h.handle_count} * max_handle_entry_size + key_max)
     return errc::malformed_frame;
   return {};
 }
@@ -164,6 +177,32 @@ inline std::error_code append_handle_entry(byte_buffer& out, std::string_view ty
   (void)end;
   if (ec) out.resize(size);
   return ec;
+}
+
+/// Writes a connection key (`{u8 size, bytes}`, `1 + key.size()` bytes) at @p out and returns
+/// the end; the caller has checked `key.size() <= max_connection_key`.
+inline std::byte* write_connection_key(std::byte* out, std::string_view key) noexcept
+{
+  *out++ = static_cast<std::byte>(key.size());
+  if (!key.empty()) std::memcpy(out, key.data(), key.size());
+  return out + key.size();
+}
+
+/// Splits a frame's handle table into its connection key (empty unless the frame is keyed) and
+/// its entries.
+inline std::error_code split_handle_table(const frame_header& h, std::span<const std::byte> table,
+                                          std::string_view& key,
+                                          std::span<const std::byte>& entries) noexcept
+{
+  key = {};
+  entries = table;
+  if ((h.flags & frame_flag_keyed) == 0) return {};
+  if (table.empty()) return errc::malformed_frame;
+  const std::size_t n = std::to_integer<std::size_t>(table[0]);
+  if (table.size() - 1 < n) return errc::malformed_frame;
+  key = std::string_view(reinterpret_cast<const char*>(table.data() + 1), n);
+  entries = table.subspan(1 + n);
+  return {};
 }
 
 /// One decoded handle-table entry; views into the frame.

@@ -84,7 +84,7 @@ public:
       return {};
     }
     ec.clear();
-    receipt_.settle(true);
+    receipt_.settle(true, handles_[i].handle.get());
     return std::move(handles_[i].handle);
   }
 
@@ -106,8 +106,9 @@ public:
       receipt_.settle(false);
       return std::nullopt; // h closes here
     }
+    const auto fd = h.get();
     H object = handle_converter<H>::got(std::move(h), ex, ec);
-    receipt_.settle(!ec);
+    receipt_.settle(!ec, fd);
     if (ec) return std::nullopt;
     return std::optional<H>(std::move(object));
   }

@@ -16,14 +16,17 @@
 
 #include <asio/cancellation_signal.hpp>
 #include <asio/error.hpp>
+#include <asio/post.hpp>
 
 #include <cstring>
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -63,10 +66,24 @@ struct outgoing_handle {
   std::string_view type_name;
 };
 
+/// What `shared_server` needs of a channel, whatever its serializer: asking the peer how many
+/// connections of a server it holds.
+class connection_peer {
+public:
+  using count_callback = std::function<void(std::error_code, std::size_t)>;
+  virtual std::uint32_t count_connections(std::string_view key, count_callback done) = 0;
+  virtual void cancel_count(std::uint32_t id) noexcept = 0;
+  virtual bool reachable() const noexcept = 0;
+
+protected:
+  ~connection_peer() = default;
+};
+
 /// Lives behind a shared_ptr so that a channel can be moved, and destroyed, while operations are
 /// outstanding: each operation keeps the core alive until it completes.
 template <class Serializer, class Executor>
-class channel_core : public std::enable_shared_from_this<channel_core<Serializer, Executor>> {
+class channel_core : public std::enable_shared_from_this<channel_core<Serializer, Executor>>,
+                     public connection_peer {
 public:
   using traits = platform::traits;
   using socket_type = traits::stream<Executor>;
@@ -97,10 +114,11 @@ public:
 
   // ---- sending ------------------------------------------------------------------------------
 
-  /// Size of the header plus handle table for @p handles.
-  static std::size_t head_size(std::span<const outgoing_handle> handles) noexcept
+  /// Size of the header plus handle table for @p handles (with connection key @p key, if any).
+  static std::size_t head_size(std::span<const outgoing_handle> handles,
+                               std::string_view key = {}) noexcept
   {
-    std::size_t n = frame_header_size;
+    std::size_t n = frame_header_size + (key.empty() ? 0 : 1 + key.size());
     for (const auto& h : handles) n += handle_entry_size(h.type_name);
     return n;
   }
@@ -108,13 +126,19 @@ public:
   /// Checks the limits and writes header + handle table at @p out (`head_size` bytes). The
   /// sequence number is left 0: `stamp` sets it when the frame's first byte is written, so that
   /// a queued frame withdrawn by cancellation leaves no gap.
+  ///
+  /// A non-empty @p key makes the frame keyed: its handles are connections of the server with
+  /// that key, and the receiver counts them while it holds them.
   std::error_code write_head(std::byte* out, frame_kind kind, std::size_t payload_size,
-                             std::span<const outgoing_handle> handles)
+                             std::span<const outgoing_handle> handles, std::string_view key = {})
   {
     if (payload_size > options_.max_message_size) return errc::message_too_large;
     if (handles.size() > options_.max_handles) return errc::too_many_handles;
+    if (key.size() > max_connection_key || (!key.empty() && handles.empty()))
+      return errc::unrepresentable_value;
     std::error_code ec;
     std::byte* p = out + frame_header_size;
+    if (!key.empty()) p = write_connection_key(p, key);
     for (const auto& h : handles) {
       p = write_handle_entry(p, h.type_name, {}, ec);
       if (ec) return ec;
@@ -124,6 +148,7 @@ public:
     header.sequence = 0;
     header.handle_count = static_cast<std::uint16_t>(handles.size());
     header.kind = kind;
+    header.flags = key.empty() ? 0 : frame_flag_keyed;
     header.table_size = static_cast<std::uint32_t>(p - out - frame_header_size);
     encode_frame_header(header, out);
     return {};
@@ -140,7 +165,8 @@ public:
   /// in one sendmsg where the kernel takes it all (with any pending ACK/NACK frames in front
   /// of it). The handles are kept (in flight) until the peer acknowledges them.
   void send_frame(frame_kind kind, std::span<const std::byte> payload,
-                  std::span<outgoing_handle> handles, std::error_code& ec)
+                  std::span<outgoing_handle> handles, std::error_code& ec,
+                  std::string_view key = {})
   {
     if ((ec = check_can_send())) return;
     // The write loop may be running for internal frames alone (verdicts an async receive sent
@@ -150,8 +176,8 @@ public:
       return;
     }
     if ((ec = reserve_handles(handles.size()))) return;
-    head_.resize(head_size(handles));
-    if ((ec = write_head(head_.data(), kind, payload.size(), handles))) return;
+    head_.resize(head_size(handles, key));
+    if ((ec = write_head(head_.data(), kind, payload.size(), handles, key))) return;
     fds_.clear();
     for (const auto& h : handles) fds_.push_back(h.handle.get());
     encode_verdicts();
@@ -349,12 +375,12 @@ public:
     std::vector<received_handle> handles;
     handles.reserve(f.handles.size());
     std::size_t i = 0;
-    (void)decode_handle_table(f.table, f.handles.size(), [&](const handle_entry& e) {
+    (void)decode_handle_table(f.entries, f.handles.size(), [&](const handle_entry& e) {
       handles.push_back(received_handle{std::string(e.type_name), std::move(f.handles[i++])});
     });
     const std::size_t count = handles.size();
     m.assign(f.header.sequence, std::move(handles),
-             handle_receipt(outbox_, f.header.sequence, count));
+             handle_receipt(outbox_, f.header.sequence, count, std::string(f.key)));
     return m;
   }
 
@@ -368,8 +394,8 @@ public:
     }
     flush_verdicts(/*may_wait=*/false);
     if (writing_ || !queue_.empty() || receiving_ || reader_.buffered() != 0 ||
-        !spill_chunks_.empty() || !in_flight_.empty() || internal_done_ != internal_out_.size() ||
-        (outbox_ && outbox_->pending())) {
+        !spill_chunks_.empty() || !in_flight_.empty() || internal_waiting() ||
+        !pending_queries_.empty()) {
       ec = errc::channel_not_idle;
       return {};
     }
@@ -391,6 +417,7 @@ public:
     if (socket_.is_open() && !reason && !send_failed_) flush_verdicts(/*may_wait=*/false);
     if (socket_.is_open()) socket_.close(ignored);
     in_flight_.clear();
+    end_queries();
     closed_reason_ = reason;
     reader_.clear();
     spill_chunks_.clear();
@@ -405,6 +432,70 @@ public:
     c.unacknowledged = in_flight_.size();
     return c;
   }
+
+  // ---- connection counts (ipc::shared_server) -----------------------------------------------
+
+  /// Asks the peer how many connections of server @p key it holds. @p done runs on the
+  /// channel's executor (never inside this call) with the count; with 0 if the peer is gone or
+  /// goes before answering, or the channel is closed. Returns the query's id (0 if it is
+  /// already answered) for `cancel_count`. Runs on the channel's executor.
+  ///
+  /// The answer is read wherever this channel is read: by the user's receive if one is
+  /// outstanding, otherwise by this query itself, as far as the next user message (which stays
+  /// buffered for the user; answers behind it wait for the user to receive it).
+  std::uint32_t count_connections(std::string_view key, count_callback done) override
+  {
+    if (!socket_.is_open() || send_failed_ || receive_failed_ || stream_ended_ ||
+        key.size() > max_connection_key) {
+      const std::error_code ec =
+        key.size() > max_connection_key ? make_error_code(errc::unrepresentable_value) : std::error_code();
+      asio::post(socket_.get_executor(), [done = std::move(done), ec] { done(ec, 0); });
+      return 0;
+    }
+    if (++next_query_id_ == 0) ++next_query_id_;
+    const std::uint32_t id = next_query_id_;
+    pending_queries_.push_back({id, std::move(done)});
+    queries_out_.emplace_back(id, std::string(key));
+    flush_verdicts(/*may_wait=*/true);
+    watch_peer();
+    return id;
+  }
+
+  /// Forgets query @p id (its callback is not called).
+  void cancel_count(std::uint32_t id) noexcept override
+  {
+    for (auto it = pending_queries_.begin(); it != pending_queries_.end(); ++it)
+      if (it->id == id) {
+        pending_queries_.erase(it);
+        return;
+      }
+  }
+
+  /// False once the peer can no longer be asked anything.
+  bool reachable() const noexcept override
+  {
+    return socket_.is_open() && !send_failed_ && !receive_failed_ && !stream_ended_;
+  }
+
+  /// While no receive is outstanding, reads what the peer sends ahead of its next user message
+  /// for as long as there is something to wait for: answers to connection counts, and verdicts
+  /// on keyed connections (the sender's copy keeps a connection open until its ACK is read, so
+  /// a worker's close must not wait for the parent's next receive to be seen by the client).
+  /// Called when either starts and when a receive ends.
+  void watch_peer()
+  {
+    if (watching_ || receiving_ || !socket_.is_open() || !has_reason_to_watch()) return;
+    watching_ = true;
+    socket_.async_wait(socket_type::wait_read, [self = this->shared_from_this()](std::error_code ec) {
+      self->watching_ = false;
+      if (ec || !self->has_reason_to_watch()) return;
+      self->collect_verdicts();
+      if (!self->reader_.message_at_head()) self->watch_peer();
+    });
+  }
+
+  /// Keyed sends (shared_server) ask for their verdicts to be read as they come.
+  void watch_verdicts() noexcept { watch_keyed_ = true; }
 
   socket_type socket_;
   channel_options options_;
@@ -630,10 +721,12 @@ private:
   void keep_in_flight(std::span<outgoing_handle> handles)
   {
     for (auto& h : handles) in_flight_.push_back({next_sequence_ - 1, std::move(h.handle)});
+    if (watch_keyed_ && !handles.empty()) watch_peer();
   }
   void keep_in_flight(std::vector<native_handle>& handles)
   {
     for (auto& h : handles) in_flight_.push_back({next_sequence_ - 1, std::move(h)});
+    if (watch_keyed_ && !handles.empty()) watch_peer();
     handles.clear();
   }
 
@@ -655,8 +748,9 @@ private:
   /// Applies an internal frame from the peer; an error breaks the channel.
   std::error_code on_internal(const incoming_frame& f)
   {
+    if (f.header.kind == frame_kind::internal) return on_connection_frame(f);
     if (f.header.kind != frame_kind::ack && f.header.kind != frame_kind::nack)
-      return errc::malformed_frame; // no other internal kind is in use by this version
+      return errc::malformed_frame;
     if (f.header.handle_count != 0 || f.payload.empty() || f.payload.size() % 4 != 0)
       return errc::malformed_frame;
     const bool adopted = f.header.kind == frame_kind::ack;
@@ -721,8 +815,76 @@ private:
   }
 
   /// The peer can no longer acknowledge anything: its unread descriptors were released by the
-  /// kernel with its socket, so the sender's copies are closed too.
-  void peer_gone() noexcept { in_flight_.clear(); }
+  /// kernel with its socket, so the sender's copies are closed too. Nor can it answer: it
+  /// holds no connections any more.
+  void peer_gone()
+  {
+    in_flight_.clear();
+    end_queries();
+  }
+
+  // Internal frames of kind `internal` (connection bookkeeping) carry `u8 op, u32 id` and then:
+  //   count_connections: the server key (the rest of the payload, at most 255 bytes)
+  //   connection_count:  u32 count
+  enum class internal_op : std::uint8_t { count_connections = 1, connection_count = 2 };
+  /// Answers owed to a peer that keeps asking without reading them are bounded; beyond this a
+  /// question is not answered (the asker times out).
+  static constexpr std::size_t max_owed_answers = 1024;
+
+  std::error_code on_connection_frame(const incoming_frame& f)
+  {
+    if (f.header.handle_count != 0 || f.payload.size() < 5) return errc::malformed_frame;
+    const auto op = static_cast<internal_op>(std::to_integer<std::uint8_t>(f.payload[0]));
+    const std::uint32_t id = load_u32(f.payload.data() + 1);
+    if (op == internal_op::count_connections) {
+      const std::span<const std::byte> key = f.payload.subspan(5);
+      if (key.size() > max_connection_key) return errc::malformed_frame;
+      if (answers_out_.size() >= max_owed_answers) return {};
+      const std::size_t n = outbox_ ? outbox_->connections(std::string_view(
+                                        reinterpret_cast<const char*>(key.data()), key.size()))
+                                    : 0;
+      answers_out_.emplace_back(id, static_cast<std::uint32_t>(
+                                      std::min<std::size_t>(n, std::numeric_limits<std::uint32_t>::max())));
+      // Answered now if the socket takes it, else before this end next waits or with its next
+      // send: without any user code.
+      flush_verdicts(/*may_wait=*/false);
+      return {};
+    }
+    if (op == internal_op::connection_count) {
+      if (f.payload.size() != 9) return errc::malformed_frame;
+      const std::uint32_t n = load_u32(f.payload.data() + 5);
+      for (auto it = pending_queries_.begin(); it != pending_queries_.end(); ++it) {
+        if (it->id != id) continue;
+        count_callback done = std::move(it->done);
+        pending_queries_.erase(it);
+        asio::post(socket_.get_executor(), [done = std::move(done), n] { done({}, n); });
+        break;
+      }
+      return {}; // an answer to a query given up on (timed out) is no error
+    }
+    return errc::malformed_frame;
+  }
+
+  /// Every query still waiting is answered: 0 connections (the peer is gone, or unreachable).
+  void end_queries()
+  {
+    auto q = std::move(pending_queries_);
+    pending_queries_.clear();
+    queries_out_.clear();
+    for (auto& p : q)
+      asio::post(socket_.get_executor(), [done = std::move(p.done)] { done({}, 0); });
+  }
+
+  bool has_reason_to_watch() const noexcept
+  {
+    return !pending_queries_.empty() || (watch_keyed_ && !in_flight_.empty());
+  }
+
+  bool internal_waiting() const noexcept
+  {
+    return internal_done_ != internal_out_.size() || (outbox_ && outbox_->pending()) ||
+           !queries_out_.empty() || !answers_out_.empty();
+  }
 
   void fail_send(std::error_code ec)
   {
@@ -733,16 +895,47 @@ private:
   /// Turns the verdicts the delivered messages have posted into ACK / NACK frames in
   /// `internal_out_`. Only at a frame boundary (nothing partly written), since the frames are
   /// numbered now, ahead of every frame not yet started.
+  ///
+  /// Connection queries and answers follow the verdicts: an answer must not overtake the ACK of
+  /// a connection it counts, or the sender would count its own copy as well.
   void encode_verdicts()
   {
     if (outbox_ && outbox_->pending()) outbox_->take(acks_out_, nacks_out_);
-    if (acks_out_.empty() && nacks_out_.empty()) return;
+    if (acks_out_.empty() && nacks_out_.empty() && queries_out_.empty() && answers_out_.empty())
+      return;
     if (internal_done_ == internal_out_.size()) {
       internal_out_.clear();
       internal_done_ = 0;
     }
     encode_verdict_frame(frame_kind::ack, acks_out_);
     encode_verdict_frame(frame_kind::nack, nacks_out_);
+    for (const auto& [id, key] : queries_out_) {
+      std::byte* p = append_internal(frame_kind::internal, 5 + key.size());
+      p[0] = static_cast<std::byte>(internal_op::count_connections);
+      store_u32(p + 1, id);
+      if (!key.empty()) std::memcpy(p + 5, key.data(), key.size());
+    }
+    queries_out_.clear();
+    for (const auto& [id, n] : answers_out_) {
+      std::byte* p = append_internal(frame_kind::internal, 9);
+      p[0] = static_cast<std::byte>(internal_op::connection_count);
+      store_u32(p + 1, id);
+      store_u32(p + 5, n);
+    }
+    answers_out_.clear();
+  }
+
+  /// Appends an internal frame's header, numbered now, to `internal_out_`; returns where its
+  /// @p payload_size bytes go.
+  std::byte* append_internal(frame_kind kind, std::size_t payload_size)
+  {
+    std::byte* p = internal_out_.extend(frame_header_size + payload_size);
+    frame_header h;
+    h.payload_size = static_cast<std::uint32_t>(payload_size);
+    h.sequence = next_sequence_++;
+    h.kind = kind;
+    encode_frame_header(h, p);
+    return p + frame_header_size;
   }
 
   void encode_verdict_frame(frame_kind kind, std::vector<std::uint32_t>& seqs)
@@ -752,13 +945,8 @@ private:
     std::size_t i = 0;
     while (i < seqs.size()) {
       const std::size_t n = std::min(per_frame, seqs.size() - i);
-      std::byte* p = internal_out_.extend(frame_header_size + 4 * n);
-      frame_header h;
-      h.payload_size = static_cast<std::uint32_t>(4 * n);
-      h.sequence = next_sequence_++;
-      h.kind = kind;
-      encode_frame_header(h, p);
-      for (std::size_t k = 0; k < n; ++k) store_u32(p + frame_header_size + 4 * k, seqs[i + k]);
+      std::byte* p = append_internal(kind, 4 * n);
+      for (std::size_t k = 0; k < n; ++k) store_u32(p + 4 * k, seqs[i + k]);
       i += n;
     }
     seqs.clear();
@@ -779,7 +967,7 @@ private:
   void flush_verdicts(bool may_wait)
   {
     if (writing_ || !socket_.is_open() || send_failed_) return;
-    if (internal_done_ == internal_out_.size() && !(outbox_ && outbox_->pending())) return;
+    if (!internal_waiting()) return;
     if (may_wait) {
       pump(true);
       return;
@@ -842,6 +1030,19 @@ private:
   byte_buffer internal_out_;
   std::size_t internal_done_ = 0;
   bool views_pinned_ = false; // the user may hold views into the reader's buffer
+
+  // Connection counts. As the asker: queries waiting for an answer, and to be written. As the
+  // asked: answers to be written.
+  struct pending_query {
+    std::uint32_t id;
+    count_callback done;
+  };
+  std::vector<pending_query> pending_queries_;
+  std::vector<std::pair<std::uint32_t, std::string>> queries_out_;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> answers_out_;
+  std::uint32_t next_query_id_ = 0;
+  bool watching_ = false;    // watch_peer is waiting for the socket
+  bool watch_keyed_ = false; // keyed connections were sent: read their verdicts as they come
   bool stream_ended_ = false; // a read without the user's receive found the end of the stream
 };
 

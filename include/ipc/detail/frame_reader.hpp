@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <string_view>
 #include <span>
 #include <system_error>
 #include <vector>
@@ -21,7 +22,9 @@ namespace detail {
 /// A complete frame; `table` and `payload` view the reader's buffer until the next `prepare`.
 struct incoming_frame {
   frame_header header;
-  std::span<const std::byte> table;
+  std::span<const std::byte> table;   // the whole handle table
+  std::string_view key;               // its connection key (keyed frames), else empty
+  std::span<const std::byte> entries; // its entries, after the key
   std::span<const std::byte> payload;
   std::vector<native_handle> handles;
 };
@@ -162,7 +165,8 @@ public:
     out.header = h;
     out.table = {p, h.table_size};
     out.payload = {p + h.table_size, h.payload_size};
-    ec = decode_handle_table(out.table, h.handle_count, [](const handle_entry&) {});
+    ec = split_handle_table(h, out.table, out.key, out.entries);
+    if (!ec) ec = decode_handle_table(out.entries, h.handle_count, [](const handle_entry&) {});
     if (ec) {
       out.handles.clear();
       return false;

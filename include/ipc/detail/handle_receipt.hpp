@@ -5,23 +5,111 @@
 #define IPC_DETAIL_HANDLE_RECEIPT_HPP
 
 #include "ipc/platform/config.hpp"
+#include "ipc/platform/traits.hpp"
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 IPC_BEGIN_NAMESPACE
 namespace detail {
 
+/// Connections a process holds, by server key (`ipc::shared_server`). Each is remembered by
+/// its descriptor number and what that number named (`identify_handle`), never by a duplicate,
+/// which would keep the connection open: a connection counts for as long as its descriptor is
+/// open and still names it, whoever closes it and however (Asio's `close`, `::close`, a
+/// destructor). Not locked.
+class connection_registry {
+public:
+  using native_type = platform::traits::native_handle_type;
+  using identity = platform::traits::handle_identity;
+
+  /// Remembers @p h as a connection of @p key. A descriptor that cannot be identified is not
+  /// counted.
+  void add(std::string_view key, native_type h)
+  {
+    std::error_code ec;
+    const identity id = platform::traits::identify_handle(h, ec);
+    if (ec) return;
+    auto it = keys_.find(key);
+    if (it == keys_.end()) it = keys_.emplace(std::string(key), entries{}).first;
+    // A descriptor number names one object at a time: an entry for the same number is stale.
+    it->second[h] = id;
+    if (++added_ >= prune_at_) prune_all();
+  }
+
+  /// How many connections of @p key are still open (forgetting those that are not).
+  std::size_t count(std::string_view key)
+  {
+    auto it = keys_.find(key);
+    if (it == keys_.end()) return 0;
+    prune(it->second);
+    const std::size_t n = it->second.size();
+    if (n == 0) keys_.erase(it);
+    return n;
+  }
+
+private:
+  using entries = std::unordered_map<native_type, identity>;
+
+  static void prune(entries& e)
+  {
+    std::error_code ec;
+    for (auto it = e.begin(); it != e.end();) {
+      const identity now = platform::traits::identify_handle(it->first, ec);
+      if (ec || !(now == it->second)) it = e.erase(it);
+      else ++it;
+    }
+  }
+
+  /// Bounds the memory of a process that receives connections and never counts them.
+  void prune_all()
+  {
+    std::size_t live = 0;
+    for (auto it = keys_.begin(); it != keys_.end();) {
+      prune(it->second);
+      live += it->second.size();
+      if (it->second.empty()) it = keys_.erase(it);
+      else ++it;
+    }
+    added_ = 0;
+    prune_at_ = live < 64 ? 64 : 2 * live;
+  }
+
+  std::map<std::string, entries, std::less<>> keys_;
+  std::size_t added_ = 0;
+  std::size_t prune_at_ = 64;
+};
+
 /// Verdicts waiting to be written as ACK / NACK frames. Shared by a channel and the messages it
 /// delivered with handles; messages may be settled on any thread, the channel collects the
 /// verdicts on its own (at its next operation), so this is the one piece of a channel that is
-/// locked.
+/// locked. It also keeps the channel's registry of connections received with a server key,
+/// since those are adopted through messages too.
 class ack_outbox {
 public:
+  /// A message's handle @p h, received as a connection of @p key, was taken by the user.
+  void adopted_connection(std::string_view key, connection_registry::native_type h)
+  {
+    std::lock_guard lock(mutex_);
+    connections_.add(key, h);
+  }
+
+  /// Connections of @p key this process still holds.
+  std::size_t connections(std::string_view key)
+  {
+    std::lock_guard lock(mutex_);
+    return connections_.count(key);
+  }
+
   void post(std::uint32_t sequence, bool adopted)
   {
     std::lock_guard lock(mutex_);
@@ -52,6 +140,7 @@ private:
   std::vector<std::uint32_t> acks_, nacks_;
   std::atomic<bool> pending_{false};
   std::atomic<std::size_t> count_{0};
+  connection_registry connections_;
 };
 
 /// Carried by a message that came with handles: once every handle has been taken (adopted) or
@@ -60,17 +149,21 @@ private:
 class handle_receipt {
 public:
   handle_receipt() = default;
-  handle_receipt(std::shared_ptr<ack_outbox> box, std::uint32_t sequence, std::size_t count)
-    : box_(std::move(box)), sequence_(sequence), open_(count)
+  /// @p key: the server key of a keyed message (its handles are connections), else empty.
+  handle_receipt(std::shared_ptr<ack_outbox> box, std::uint32_t sequence, std::size_t count,
+                 std::string key = {})
+    : box_(std::move(box)), key_(std::move(key)), sequence_(sequence), open_(count)
   {
   }
   handle_receipt(handle_receipt&& o) noexcept
-    : box_(std::move(o.box_)), sequence_(o.sequence_), open_(o.open_), refused_(o.refused_)
+    : box_(std::move(o.box_)), key_(std::move(o.key_)), sequence_(o.sequence_), open_(o.open_),
+      refused_(o.refused_)
   {
   }
   handle_receipt& operator=(handle_receipt&& o) noexcept
   {
     box_ = std::move(o.box_);
+    key_ = std::move(o.key_);
     sequence_ = o.sequence_;
     open_ = o.open_;
     refused_ = o.refused_;
@@ -79,16 +172,20 @@ public:
   handle_receipt(const handle_receipt&) = delete;
   handle_receipt& operator=(const handle_receipt&) = delete;
 
-  /// One handle is settled: adopted by the receiver, or not.
-  void settle(bool adopted)
+  /// One handle is settled: adopted by the receiver (as descriptor @p h), or not. Adopting a
+  /// connection of a keyed message counts it from now on; it is counted before the ACK is
+  /// posted, so the sender, which counts its own copy until the ACK, never sees a gap.
+  void settle(bool adopted, connection_registry::native_type h = platform::traits::invalid_handle)
   {
     if (!box_) return;
     if (!adopted) refused_ = true;
+    else if (!key_.empty() && h != platform::traits::invalid_handle) box_->adopted_connection(key_, h);
     if (open_ > 0 && --open_ == 0) std::exchange(box_, nullptr)->post(sequence_, !refused_);
   }
 
 private:
   std::shared_ptr<ack_outbox> box_;
+  std::string key_;
   std::uint32_t sequence_ = 0;
   std::size_t open_ = 0;
   bool refused_ = false;

@@ -38,6 +38,7 @@ concept platform_traits = requires(typename P::native_handle_type h, std::error_
   { P::receive_some(h, in, got, std::size_t{}, true, ec) } -> std::same_as<std::size_t>;
   { P::wait(h, 1, ec) } -> std::same_as<int>;
   { P::peer_credentials(h, ec).pid } -> std::convertible_to<long>;
+  { P::identify_handle(h, ec) } -> std::same_as<typename P::handle_identity>;
 };
 
 #if IPC_WINDOWS

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <span>
 #include <system_error>
@@ -21,6 +22,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -275,6 +277,23 @@ struct traits {
     ec = std::make_error_code(std::errc::operation_not_supported);
 #endif
     return c;
+  }
+
+  /// What a descriptor refers to (device and inode), for telling whether a descriptor number
+  /// still names the object it named earlier: numbers are reused, open objects' inodes are not.
+  struct handle_identity {
+    std::uint64_t a = 0, b = 0;
+    friend bool operator==(const handle_identity&, const handle_identity&) = default;
+  };
+  static handle_identity identify_handle(native_handle_type fd, std::error_code& ec) noexcept
+  {
+    struct stat st{};
+    if (::fstat(fd, &st) != 0) {
+      ec.assign(errno, std::system_category());
+      return {};
+    }
+    ec.clear();
+    return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
   }
 
   enum class readiness { readable = 1, writable = 2 };

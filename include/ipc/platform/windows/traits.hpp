@@ -470,6 +470,24 @@ struct traits {
     long uid = -1;
     long gid = -1;
   };
+  /// What a handle refers to (volume and file index), for telling whether a handle value still
+  /// names the object it named earlier. Fails for objects without file information (sockets).
+  struct handle_identity {
+    std::uint64_t a = 0, b = 0;
+    friend bool operator==(const handle_identity&, const handle_identity&) = default;
+  };
+  static handle_identity identify_handle(native_handle_type h, std::error_code& ec) noexcept
+  {
+    BY_HANDLE_FILE_INFORMATION info{};
+    if (!::GetFileInformationByHandle(h, &info)) {
+      ec = last_error();
+      return {};
+    }
+    ec.clear();
+    return {info.dwVolumeSerialNumber,
+            (std::uint64_t{info.nFileIndexHigh} << 32) | info.nFileIndexLow};
+  }
+
   static credentials peer_credentials(native_handle_type h, std::error_code& ec) noexcept
   {
     credentials c;
