@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -119,6 +120,30 @@ int main(int argc, char** argv)
     wchar_t buf[MAX_PATH];
     ::GetCurrentDirectoryW(MAX_PATH, buf);
     ch.send(narrow(buf));
+    return 0;
+  }
+  if (mode == "take_handle") {
+    // Writes the message's text into the file handle that came with it.
+    channel ch = up(io);
+    auto m = ch.receive<std::string>();
+    ipc::native_handle h = m.take_handle(0);
+    DWORD n = 0;
+    const BOOL ok = ::WriteFile(h.get(), m.value.data(), static_cast<DWORD>(m.value.size()), &n, nullptr);
+    ch.send(std::string(ok ? "done" : "write failed"));
+    return 0;
+  }
+  if (mode == "send_file_and_exit" && argc > 2) {
+    // Sends a handle to a file it wrote, and exits at once: the handle must outlive us.
+    channel ch = up(io);
+    const std::wstring path(argv[2], argv[2] + std::strlen(argv[2]));
+    HANDLE f = ::CreateFileW(path.c_str(), GENERIC_READ | GENERIC_WRITE,
+                             FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                             CREATE_ALWAYS, FILE_FLAG_DELETE_ON_CLOSE, nullptr);
+    if (f == INVALID_HANDLE_VALUE) return 4;
+    DWORD n = 0;
+    ::WriteFile(f, "from child", 10, &n, nullptr);
+    ::SetFilePointer(f, 0, nullptr, FILE_BEGIN);
+    ch.send(std::string("file"), ipc::native_handle(f));
     return 0;
   }
   std::fprintf(stderr, "windows_child_helper: unknown mode '%s'\n", mode.c_str());

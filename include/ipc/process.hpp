@@ -456,6 +456,7 @@ child<Serializer> spawn(const asio::any_io_executor& ex, const std::filesystem::
   std::error_code notifier_ec;
   const auto notifier = proc::open_exit_notifier(pid, notifier_ec);
   channel_t ch = protocol::make_channel(ex, std::move(parent_end), ec, options);
+  if (!ec) proc::set_channel_peer(ch, pid);
   child_t c(ex, pid, notifier, std::move(ch));
   if (ec) return c; // the child runs; its channel could not be set up
 

@@ -101,7 +101,7 @@ public:
   static std::size_t head_size(std::span<const outgoing_handle> handles) noexcept
   {
     std::size_t n = frame_header_size;
-    for (const auto& h : handles) n += handle_entry_size(h.type_name);
+    for (const auto& h : handles) n += handle_entry_size(h.type_name, traits::max_handle_blob);
     return n;
   }
 
@@ -115,8 +115,11 @@ public:
     if (handles.size() > options_.max_handles) return errc::too_many_handles;
     std::error_code ec;
     std::byte* p = out + frame_header_size;
+    // Each entry reserves the platform's blob (none on POSIX); the transport fills it in as
+    // the frame's first byte is written (Windows: the handle's value in the peer's process).
+    static constexpr std::byte no_blob[traits::max_handle_blob + 1] = {};
     for (const auto& h : handles) {
-      p = write_handle_entry(p, h.type_name, {}, ec);
+      p = write_handle_entry(p, h.type_name, {no_blob, traits::max_handle_blob}, ec);
       if (ec) return ec;
     }
     frame_header header;

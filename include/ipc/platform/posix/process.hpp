@@ -171,6 +171,12 @@ struct process {
     return make_pipe(fds, ec);
   }
 
+  /// The kernel knows who is at the other end of a socket: nothing to record.
+  template <class Channel>
+  static void set_channel_peer(Channel&, pid_type) noexcept
+  {
+  }
+
   /// The environment variable's text for the channel placed at @p target in the child.
   static std::string inherited_value(int target, fd_type) { return std::to_string(target); }
 

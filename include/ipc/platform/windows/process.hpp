@@ -397,6 +397,16 @@ struct process {
     return true;
   }
 
+  /// Tells the parent's end of a spawned channel which process holds the other end: the
+  /// parent opened both ends of the pipe, so the pipe itself names the parent as the client
+  /// (handles sent to the child must be duplicated into the child, not into ourselves).
+  template <class Channel>
+  static void set_channel_peer(Channel& ch, pid_type pid) noexcept
+  {
+    if (!ch.is_open()) return;
+    if (pipe_state* st = ch.next_layer().native_handle().state) st->peer_pid = static_cast<DWORD>(pid);
+  }
+
   /// The environment variable's text for the channel handed to the child: its handle value
   /// (unchanged by inheritance).
   static std::string inherited_value(int, fd_type source)
