@@ -2,7 +2,9 @@
 // the peer, the value in the handle table's blob); run under wine in CI.
 // SPDX-License-Identifier: BSL-1.0
 #include "ipc/process.hpp" // first: it configures Asio
+#include "ipc/file.hpp"
 #include "ipc/frame.hpp"
+#include "ipc/shared_memory.hpp"
 #include "ipc/serializers/binary.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -94,6 +96,59 @@ BOOST_AUTO_TEST_CASE(a_file_handle_crosses_a_pair_and_is_acknowledged)
   BOOST_TEST(a.acknowledgements().acknowledged == 1u);
   BOOST_TEST(a.acknowledgements().unacknowledged == 0u);
   BOOST_TEST(read_from_start(file.get()) == "shared"); // the same file object
+}
+
+BOOST_AUTO_TEST_CASE(ipc_file_arrives_as_the_same_open_file)
+{
+  handle_guard guard;
+  asio::io_context io;
+  auto [a, b] = bin_channel::pair(io.get_executor());
+  const std::filesystem::path path(temp_path(L"ipcxx-file"));
+  {
+    ipc::file f = ipc::file::open(path, ipc::file::read | ipc::file::write | ipc::file::create |
+                                          ipc::file::truncate);
+    std::error_code ec;
+    const std::string text = "0123456789";
+    f.write_some(std::as_bytes(std::span(text)), ec);
+    BOOST_REQUIRE(!ec);
+    f.seek(0, ipc::file::seek_origin::begin, ec);
+    a.send(std::string("file"), ipc::keep_open(f));
+    auto m = b.receive<std::string>();
+    ipc::file g = m.take_handle<ipc::file>(0, io.get_executor());
+    BOOST_TEST(g.size(ec) == 10u);
+    std::byte buf[4];
+    BOOST_TEST(g.read_some(buf, ec) == 4u);
+    BOOST_TEST(f.offset(ec) == 4u); // one open file, one offset
+  }
+  ::DeleteFileW(path.c_str());
+}
+
+BOOST_AUTO_TEST_CASE(shared_memory_is_shared_both_ways)
+{
+  handle_guard guard;
+  asio::io_context io;
+  auto [a, b] = bin_channel::pair(io.get_executor());
+  {
+    ipc::shared_memory m = ipc::shared_memory::create(100);
+    m.data()[0] = std::byte{42};
+    a.send(std::string("mem"), ipc::keep_open(m));
+    auto msg = b.receive<std::string>();
+    ipc::shared_memory r = msg.take_handle<ipc::shared_memory>(0, io.get_executor());
+    BOOST_TEST(r.size() >= 100u); // whole pages on Windows
+    BOOST_TEST(r.writable());
+    BOOST_TEST(std::to_integer<int>(r.bytes()[0]) == 42);
+    r.data()[1] = std::byte{7};
+    BOOST_TEST(std::to_integer<int>(m.bytes()[1]) == 7);
+    std::error_code ec;
+    m.seal_read_only(ec);
+    BOOST_TEST((ec == std::errc::operation_not_supported));
+    // A handle that is neither a file nor a section, sent as a file, is refused on arrival.
+    HANDLE event = ::CreateEventW(nullptr, TRUE, FALSE, nullptr);
+    a.send(std::string("event"), ipc::file(ipc::native_handle(event)));
+    auto e = b.receive<std::string>();
+    (void)e.take_handle<ipc::file>(0, io.get_executor(), ec);
+    BOOST_TEST((ec == ipc::errc::invalid_handle), ec.message());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_refused_handle_is_closed_and_nacked)
