@@ -234,7 +234,7 @@ public:
   basic_child(const Executor& ex, pid_type pid, proc::fd_type exit_notifier, channel_type channel)
     : state_(std::make_shared<state>(ex, pid)), channel_(std::move(channel))
   {
-    if (exit_notifier >= 0) {
+    if (proc::valid_fd(exit_notifier)) {
       std::error_code ignored;
       state_->waiter.assign(exit_notifier, ignored);
     }
@@ -339,7 +339,8 @@ inline std::string_view env_name(std::string_view entry) noexcept
 }
 
 template <class Serializer>
-void build_environment(const spawn_options& o, int channel_fd, std::vector<std::string>& out)
+void build_environment(const spawn_options& o, const std::string& channel_value,
+                       std::vector<std::string>& out)
 {
   using protocol = spawn_protocol<Serializer, asio::any_io_executor>;
   const std::string_view fd_env = protocol::fd_env, mode_env = protocol::mode_env;
@@ -355,7 +356,7 @@ void build_environment(const spawn_options& o, int channel_fd, std::vector<std::
       if (!overridden(env_name(*e))) out.emplace_back(*e);
   for (const auto& [k, v] : o.env)
     if (k != fd_env && k != mode_env) out.push_back(k + "=" + v);
-  out.push_back(std::string(fd_env) + "=" + std::to_string(channel_fd));
+  out.push_back(std::string(fd_env) + "=" + channel_value);
   out.push_back(std::string(mode_env) + "=" + std::string(protocol::mode));
 }
 
@@ -384,13 +385,14 @@ child<Serializer> spawn(const asio::any_io_executor& ex, const std::filesystem::
 
   auto fail = [&](std::error_code e) {
     ec = e;
-    return child_t(ex, -1, -1, channel_t(ex));
+    return child_t(ex, -1, proc::invalid_fd, channel_t(ex));
   };
 
   // Validate the descriptor plan: distinct targets, none clashing with the channel.
   std::vector<int> targets{options.channel_fd};
   for (const auto& [target, source] : options.handles) {
-    if (target < 0 || source < 0) return fail(std::make_error_code(std::errc::invalid_argument));
+    if (target < 0 || !proc::valid_fd(source))
+      return fail(std::make_error_code(std::errc::invalid_argument));
     targets.push_back(target);
   }
   for (int i = 0; i < 3; ++i)
@@ -414,14 +416,14 @@ child<Serializer> spawn(const asio::any_io_executor& ex, const std::filesystem::
     const stdio_spec& s = options.stdio[i];
     switch (s.kind) {
     case stdio_spec::mode::inherit: break;
-    case stdio_spec::mode::ignore: plan.mappings.push_back({i, -1}); break;
+    case stdio_spec::mode::ignore: plan.mappings.push_back({i, proc::invalid_fd}); break;
     case stdio_spec::mode::handle:
-      if (s.handle < 0) return fail(std::make_error_code(std::errc::bad_file_descriptor));
+      if (!proc::valid_fd(s.handle)) return fail(std::make_error_code(std::errc::bad_file_descriptor));
       plan.mappings.push_back({i, s.handle});
       break;
     case stdio_spec::mode::pipe: {
       proc::fd_type p[2];
-      if (!proc::make_pipe(p, ec)) return fail(ec);
+      if (!proc::make_stdio_pipe(p, /*parent_end=*/i == 0 ? 1 : 0, ec)) return fail(ec);
       native_handle r(p[0]), w(p[1]);
       child_side[i] = i == 0 ? std::move(r) : std::move(w);
       parent_side[i] = i == 0 ? std::move(w) : std::move(r);
@@ -436,7 +438,8 @@ child<Serializer> spawn(const asio::any_io_executor& ex, const std::filesystem::
   strings.path = path.string();
   strings.argv.push_back(strings.path);
   strings.argv.insert(strings.argv.end(), args.begin(), args.end());
-  detail::build_environment<Serializer>(options, options.channel_fd, strings.envp);
+  detail::build_environment<Serializer>(
+    options, proc::inherited_value(options.channel_fd, child_end.get()), strings.envp);
   strings.cwd = options.cwd.string();
   plan.path = strings.path.c_str();
   for (auto& a : strings.argv) plan.argv.push_back(a.data());
@@ -453,6 +456,7 @@ child<Serializer> spawn(const asio::any_io_executor& ex, const std::filesystem::
   std::error_code notifier_ec;
   const auto notifier = proc::open_exit_notifier(pid, notifier_ec);
   channel_t ch = protocol::make_channel(ex, std::move(parent_end), ec, options);
+  if (!ec) proc::set_channel_peer(ch, pid);
   child_t c(ex, pid, notifier, std::move(ch));
   if (ec) return c; // the child runs; its channel could not be set up
 
@@ -519,9 +523,8 @@ channel<Serializer> parent_channel(const asio::any_io_executor& ex, std::error_c
   const bool mode_ok = mode == nullptr || std::string_view(mode) == Serializer::name;
   proc::unset_env(channel_fd_env);
   proc::unset_env(channel_serialization_env);
-  int fd = -1;
-  auto [end, perr] = std::from_chars(fd_str.data(), fd_str.data() + fd_str.size(), fd);
-  if (perr != std::errc() || end != fd_str.data() + fd_str.size() || fd < 0) {
+  native_handle::native_type fd = native_handle::invalid;
+  if (!proc::parse_inherited(fd_str, fd)) {
     ec = errc::invalid_handle;
     return ch;
   }

@@ -119,7 +119,7 @@ public:
                                std::string_view key = {}) noexcept
   {
     std::size_t n = frame_header_size + (key.empty() ? 0 : 1 + key.size());
-    for (const auto& h : handles) n += handle_entry_size(h.type_name);
+    for (const auto& h : handles) n += handle_entry_size(h.type_name, traits::max_handle_blob);
     return n;
   }
 
@@ -139,8 +139,11 @@ public:
     std::error_code ec;
     std::byte* p = out + frame_header_size;
     if (!key.empty()) p = write_connection_key(p, key);
+    // Each entry reserves the platform's blob (none on POSIX); the transport fills it in as
+    // the frame's first byte is written (Windows: the handle's value in the peer's process).
+    static constexpr std::byte no_blob[traits::max_handle_blob + 1] = {};
     for (const auto& h : handles) {
-      p = write_handle_entry(p, h.type_name, {}, ec);
+      p = write_handle_entry(p, h.type_name, {no_blob, traits::max_handle_blob}, ec);
       if (ec) return ec;
     }
     frame_header header;

@@ -148,7 +148,10 @@ public:
       return false;
     }
     out.handles.clear();
-    if (h.handle_count != 0) {
+    if constexpr (platform::traits::max_handle_blob > 0) {
+      // The handles travel in the table's blobs (Windows): taken below, once the table is known
+      // to be well formed.
+    } else if (h.handle_count != 0) {
       if (batches_.empty() || batches_.front().start > frame_start) {
         ec = errc::handles_truncated;
         return false;
@@ -167,6 +170,8 @@ public:
     out.payload = {p + h.table_size, h.payload_size};
     ec = split_handle_table(h, out.table, out.key, out.entries);
     if (!ec) ec = decode_handle_table(out.entries, h.handle_count, [](const handle_entry&) {});
+    if constexpr (platform::traits::max_handle_blob > 0)
+      if (!ec) ec = handles_from_table<platform::traits>(out.entries, h.handle_count, out.handles);
     if (ec) {
       out.handles.clear();
       return false;
@@ -205,6 +210,23 @@ private:
     std::vector<native_handle> handles;
     std::uint64_t start, end; // stream range of the read that delivered them
   };
+
+  /// Takes ownership of the handles a table's blobs name (in-band transports only). Each is
+  /// owned as soon as it is parsed, so a bad entry closes those before it.
+  template <class Traits>
+  static std::error_code handles_from_table(std::span<const std::byte> table, std::size_t count,
+                                            std::vector<native_handle>& out)
+  {
+    std::error_code ec;
+    out.reserve(count);
+    (void)decode_handle_table(table, count, [&](const handle_entry& e) {
+      if (ec) return;
+      typename Traits::native_handle_type v{};
+      Traits::handle_from_blob(e.blob, v, ec);
+      if (!ec) out.emplace_back(v);
+    });
+    return ec;
+  }
 
   static std::size_t frame_size(const frame_header& h) noexcept
   {

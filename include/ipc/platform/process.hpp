@@ -6,7 +6,7 @@
 #include "ipc/platform/config.hpp"
 
 #if IPC_WINDOWS
-#error "the Windows backend is not written yet (include/ipc/platform/windows/)"
+#include "ipc/platform/windows/process.hpp"
 #else
 #include "ipc/platform/posix/process.hpp"
 #endif
@@ -15,6 +15,7 @@ IPC_BEGIN_NAMESPACE
 namespace platform {
 
 #if IPC_WINDOWS
+using process = windows::process;
 #else
 using process = posix::process;
 #endif // IPC_WINDOWS

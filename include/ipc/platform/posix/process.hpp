@@ -9,11 +9,13 @@
 #include <asio/posix/basic_stream_descriptor.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -37,6 +39,8 @@ namespace platform::posix {
 struct process {
   using pid_type = ::pid_t;
   using fd_type = int;
+  static constexpr fd_type invalid_fd = -1;
+  static bool valid_fd(fd_type fd) noexcept { return fd >= 0; }
 
   /// Waits on the descriptor from `open_exit_notifier` inside an event loop.
   template <class Executor>
@@ -156,6 +160,33 @@ struct process {
       return false;
     }
     ec.clear();
+    return true;
+  }
+
+  /// A pipe for a child's standard stream: [read, write], as `make_pipe` (POSIX needs no
+  /// different setup for the parent's end, @p parent_end).
+  static bool make_stdio_pipe(fd_type (&fds)[2], int parent_end, std::error_code& ec) noexcept
+  {
+    (void)parent_end;
+    return make_pipe(fds, ec);
+  }
+
+  /// The kernel knows who is at the other end of a socket: nothing to record.
+  template <class Channel>
+  static void set_channel_peer(Channel&, pid_type) noexcept
+  {
+  }
+
+  /// The environment variable's text for the channel placed at @p target in the child.
+  static std::string inherited_value(int target, fd_type) { return std::to_string(target); }
+
+  /// Parses what `inherited_value` wrote.
+  static bool parse_inherited(std::string_view text, fd_type& out) noexcept
+  {
+    int fd = -1;
+    auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), fd);
+    if (err != std::errc() || end != text.data() + text.size() || fd < 0) return false;
+    out = fd;
     return true;
   }
 

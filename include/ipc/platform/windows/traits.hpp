@@ -64,6 +64,10 @@ struct pipe_state : std::enable_shared_from_this<pipe_state> {
   std::uint64_t write_id = 0;     // the id of that write
   std::error_code write_error;    // how a write counted as done failed later
   std::unique_ptr<asio::windows::overlapped_ptr> write_waiter; // an async "writable" wait
+  /// The process at the other end, when the pipe cannot tell (set by spawn: the parent made
+  /// both ends, so the pipe names the parent as both client and server). 0: ask the pipe.
+  DWORD peer_pid = 0;
+  HANDLE peer_process = nullptr;  // opened with PROCESS_DUP_HANDLE on the first handle sent
 
   pipe_state(const pipe_state&) = delete;
   pipe_state& operator=(const pipe_state&) = delete;
@@ -71,6 +75,7 @@ struct pipe_state : std::enable_shared_from_this<pipe_state> {
   {
     if (read_event != nullptr) ::CloseHandle(read_event);
     if (write_event != nullptr) ::CloseHandle(write_event);
+    if (peer_process != nullptr) ::CloseHandle(peer_process);
   }
 
   /// Whether the pending write (if any) is still in the pipe's queue; notices a completion
@@ -216,20 +221,34 @@ struct traits {
   using stream = pipe_stream<Executor>;
   using protocol = pipe_protocol;
 
-  /// Handles do not travel yet on Windows (DuplicateHandle into the peer comes next): a frame
-  /// that carries one is refused by both ends.
-  static constexpr std::size_t max_handle_blob = 0;
-  static constexpr std::size_t max_handles_per_message = 0;
+  /// Handles travel in the frame's handle table: the sender duplicates each into the peer's
+  /// process as the frame's first byte is written (see `export_handles`), and the entry's blob
+  /// carries the value the handle has there: u8 method (1: DuplicateHandle), u64 value. Every
+  /// entry reserves this many blob bytes.
+  static constexpr std::size_t max_handle_blob = 9;
+  static constexpr std::size_t max_handles_per_message = 253;
+  static constexpr std::uint8_t blob_duplicated = 1;
 
   /// Largest piece one write copies and hands to the pipe.
   static constexpr std::size_t max_write = 256u << 10;
   /// Each end's buffer, a hint to the pipe file system.
   static constexpr DWORD pipe_buffer = 64u << 10;
 
-  static void close_handle(native_handle_type h) noexcept { ::CloseHandle(h); }
+  /// Sockets held as handles (one that reached us as a `native_handle`) close as sockets.
+  static void close_handle(native_handle_type h) noexcept
+  {
+    if (is_socket(h)) ::closesocket(reinterpret_cast<SOCKET>(h));
+    else ::CloseHandle(h);
+  }
 
+  /// A second handle to the same object. Sockets are refused (`operation_not_supported`):
+  /// DuplicateHandle must not be used on them (layered providers lose track of the copy).
   static native_handle_type duplicate_handle(native_handle_type h, std::error_code& ec) noexcept
   {
+    if (is_socket(h)) {
+      ec = std::make_error_code(std::errc::operation_not_supported);
+      return nullptr;
+    }
     HANDLE out = nullptr;
     const HANDLE self = ::GetCurrentProcess();
     if (!::DuplicateHandle(self, h, self, &out, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
@@ -309,10 +328,6 @@ struct traits {
                                std::error_code& ec)
   {
     pipe_state& st = *p.state;
-    if (!handles.empty()) {
-      ec = errc::too_many_handles;
-      return 0;
-    }
     if (st.writing()) {
       if (nonblocking) {
         ec = asio::error::would_block;
@@ -331,13 +346,27 @@ struct traits {
       ec.clear();
       return 0;
     }
-    if (!nonblocking) {
-      // The caller's memory stays valid while we wait: no copy needed.
-      return transfer(p.handle, const_cast<void*>(b->data()), std::min(b->size(), max_write), true, ec);
-    }
     const std::size_t n = std::min(b->size(), max_write);
-    std::unique_ptr<std::byte[]> copy(new std::byte[n]);
-    std::memcpy(copy.get(), b->data(), n);
+    std::unique_ptr<std::byte[]> copy;
+    std::vector<HANDLE> exported; // values in the peer, revoked if the frame does not leave
+    if (!handles.empty()) {
+      // The frame's first byte: its head (header and handle table, well under max_write) is
+      // at the start of this buffer. Patch a copy with the values the handles get in the peer.
+      copy.reset(new std::byte[n]);
+      std::memcpy(copy.get(), b->data(), n);
+      if (!export_handles(st, {copy.get(), n}, handles, exported, ec)) return 0;
+    }
+    if (!nonblocking) {
+      // The caller's memory stays valid while we wait: no copy needed (unless patched).
+      const std::size_t done = transfer(p.handle, copy ? copy.get() : const_cast<void*>(b->data()),
+                                        n, true, ec);
+      if (ec || done == 0) revoke_handles(st, exported);
+      return done;
+    }
+    if (!copy) {
+      copy.reset(new std::byte[n]);
+      std::memcpy(copy.get(), b->data(), n);
+    }
     const std::uint64_t id = ++st.write_id;
     std::byte* data = copy.get();
 
@@ -363,6 +392,7 @@ struct traits {
     const DWORD err = ::GetLastError();
     if (err != ERROR_IO_PENDING) {
       ec = write_failure(err);
+      revoke_handles(st, exported);
       op.complete(ec, 0);
       return 0;
     }
@@ -504,7 +534,116 @@ struct traits {
     return c;
   }
 
+  /// The handle a received handle-table entry names: a value the sender duplicated into this
+  /// process for us, owned by the caller from now on. A blob that is not such a value is
+  /// `malformed_frame`. The value itself cannot be checked: a peer is trusted not to name
+  /// handles of ours it did not give us (docs/windows.md).
+  static void handle_from_blob(std::span<const std::byte> blob, native_handle_type& out,
+                               std::error_code& ec) noexcept
+  {
+    std::uint64_t v = 0;
+    if (blob.size() == max_handle_blob && std::to_integer<std::uint8_t>(blob[0]) == blob_duplicated)
+      for (int i = 8; i >= 1; --i) v = (v << 8) | std::to_integer<std::uint64_t>(blob[i]);
+    // Real handle values are multiples of 4; 0 and the pseudo handles (-1, -2, ...) are not.
+    if (v == 0 || (v & 3) != 0 || v > 0xffffffffull) {
+      ec = errc::malformed_frame;
+      return;
+    }
+    out = reinterpret_cast<HANDLE>(static_cast<std::uintptr_t>(v));
+    ec.clear();
+  }
+
+  /// The process at the other end of @p st's pipe, opened once for DuplicateHandle.
+  static HANDLE peer_process(pipe_state& st, std::error_code& ec) noexcept
+  {
+    if (st.peer_process != nullptr) return st.peer_process;
+    ULONG pid = st.peer_pid;
+    DWORD flags = 0;
+    if (pid == 0 &&
+        (!::GetNamedPipeInfo(st.handle, &flags, nullptr, nullptr, nullptr) ||
+         !((flags & PIPE_SERVER_END) ? ::GetNamedPipeClientProcessId(st.handle, &pid)
+                                     : ::GetNamedPipeServerProcessId(st.handle, &pid)))) {
+      ec = last_error();
+      return nullptr;
+    }
+    st.peer_process = ::OpenProcess(PROCESS_DUP_HANDLE, FALSE, pid);
+    if (st.peer_process == nullptr) ec = last_error();
+    return st.peer_process;
+  }
+
 private:
+  /// Duplicates @p handles into the peer's process and writes the values into the blobs of
+  /// the handle table in @p head (a frame's first bytes). Sockets are refused: they must travel
+  /// by WSADuplicateSocketW, never DuplicateHandle, and that is not implemented yet. On
+  /// failure, whatever was already duplicated is closed again in the peer.
+  static bool export_handles(pipe_state& st, std::span<std::byte> head,
+                             std::span<const native_handle_type> handles,
+                             std::vector<HANDLE>& exported, std::error_code& ec) noexcept
+  {
+    constexpr std::size_t header = 20; // frame_header_size: frame.hpp includes this file
+    if (head.size() < header || (std::to_integer<std::size_t>(head[12]) |
+                                 (std::to_integer<std::size_t>(head[13]) << 8)) != handles.size()) {
+      ec = errc::malformed_frame;
+      return false;
+    }
+    const HANDLE peer = peer_process(st, ec);
+    if (peer == nullptr) return false;
+    std::size_t at = header;
+    // A keyed frame (flags bit 0) starts its table with a connection key: u8 size, bytes.
+    if ((std::to_integer<unsigned>(head[15]) & 1u) != 0 && head.size() > header)
+      at += 1 + std::to_integer<std::size_t>(head[header]);
+    for (const HANDLE h : handles) {
+      if (head.size() < at + 1) break;
+      at += 1 + std::to_integer<std::size_t>(head[at]);
+      if (head.size() < at + 2 + max_handle_blob ||
+          (std::to_integer<std::size_t>(head[at]) | (std::to_integer<std::size_t>(head[at + 1]) << 8)) !=
+            max_handle_blob)
+        break;
+      at += 2;
+      if (is_socket(h)) {
+        ec = std::make_error_code(std::errc::operation_not_supported);
+        revoke_handles(st, exported);
+        return false;
+      }
+      HANDLE remote = nullptr;
+      if (!::DuplicateHandle(::GetCurrentProcess(), h, peer, &remote, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+        ec = last_error();
+        revoke_handles(st, exported);
+        return false;
+      }
+      exported.push_back(remote);
+      const auto v = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(remote));
+      head[at] = std::byte{blob_duplicated};
+      for (int i = 0; i < 8; ++i) head[at + 1 + i] = std::byte((v >> (8 * i)) & 0xff);
+      at += max_handle_blob;
+    }
+    if (exported.size() != handles.size()) {
+      revoke_handles(st, exported);
+      ec = errc::malformed_frame;
+      return false;
+    }
+    ec.clear();
+    return true;
+  }
+
+  /// Closes, in the peer's process, handles duplicated there for a frame that never left:
+  /// DUPLICATE_CLOSE_SOURCE with no target is the one way to close another process's handle.
+  /// Only for frames not written, whose values the peer cannot have seen.
+  static void revoke_handles(pipe_state& st, std::vector<HANDLE>& exported) noexcept
+  {
+    for (HANDLE remote : exported)
+      ::DuplicateHandle(st.peer_process, remote, nullptr, nullptr, 0, FALSE, DUPLICATE_CLOSE_SOURCE);
+    exported.clear();
+  }
+
+  static bool is_socket(HANDLE h) noexcept
+  {
+    int type = 0;
+    int size = sizeof type;
+    return ::getsockopt(reinterpret_cast<SOCKET>(h), SOL_SOCKET, SO_TYPE,
+                        reinterpret_cast<char*>(&type), &size) == 0;
+  }
+
   /// One blocking overlapped ReadFile/WriteFile on a handle (kept off any completion port).
   static std::size_t transfer(HANDLE h, void* data, std::size_t size, bool write,
                               std::error_code& ec) noexcept

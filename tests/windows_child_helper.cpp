@@ -1,0 +1,151 @@
+// tests/windows_child_helper.cpp - the program the Windows process tests spawn (argv[1] picks
+// what it does). Windows only: it reads its own command line with CommandLineToArgvW.
+// SPDX-License-Identifier: BSL-1.0
+#include "ipc/process.hpp"
+#include "ipc/serializers/binary.hpp"
+
+#include <asio/io_context.hpp>
+
+#include <windows.h>
+#include <shellapi.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using channel = ipc::channel<ipc::binary>;
+
+channel up(asio::io_context& io)
+{
+  auto ch = ipc::parent_channel<ipc::binary>(io.get_executor());
+  if (!ch) {
+    std::fprintf(stderr, "windows_child_helper: no parent channel\n");
+    std::exit(90);
+  }
+  return std::move(*ch);
+}
+
+std::string narrow(const wchar_t* w)
+{
+  const int n = ::WideCharToMultiByte(CP_UTF8, 0, w, -1, nullptr, 0, nullptr, nullptr);
+  std::string s(static_cast<std::size_t>(n > 0 ? n - 1 : 0), '\0');
+  if (n > 1) ::WideCharToMultiByte(CP_UTF8, 0, w, -1, s.data(), n, nullptr, nullptr);
+  return s;
+}
+
+/// The arguments as CommandLineToArgvW splits this process's command line (UTF-8).
+std::vector<std::string> wide_args()
+{
+  int argc = 0;
+  wchar_t** argv = ::CommandLineToArgvW(::GetCommandLineW(), &argc);
+  std::vector<std::string> out;
+  for (int i = 0; i < argc; ++i) out.push_back(narrow(argv[i]));
+  ::LocalFree(argv);
+  return out;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  const std::string mode = argc > 1 ? argv[1] : "";
+  asio::io_context io;
+
+  if (mode == "argv") {
+    // Everything after the mode, as parsed by both CommandLineToArgvW and the C runtime.
+    channel ch = up(io);
+    std::vector<std::string> wide = wide_args();
+    wide.erase(wide.begin(), wide.begin() + std::min<std::size_t>(2, wide.size()));
+    std::vector<std::string> crt(argv + std::min(argc, 2), argv + argc);
+    ch.send(wide);
+    ch.send(crt);
+    return 0;
+  }
+  if (mode == "echo") {
+    channel ch = up(io);
+    for (;;) {
+      std::error_code ec;
+      auto m = ch.receive<std::string>(ec);
+      if (ec) return 3;
+      if (m.value == "quit") return 0;
+      ch.send("echo:" + m.value);
+    }
+  }
+  if (mode == "exit") return argc > 2 ? std::atoi(argv[2]) : 0;
+  if (mode == "sleep") {
+    channel ch = up(io);
+    ch.send(std::string("ready"));
+    ::Sleep(INFINITE);
+    return 0;
+  }
+  if (mode == "handle_valid") {
+    // Whether each handle value given is open in this process (it must not have been
+    // inherited unless spawn named it).
+    channel ch = up(io);
+    std::vector<int> open;
+    for (int i = 2; i < argc; ++i) {
+      const auto v = std::strtoull(argv[i], nullptr, 10);
+      DWORD flags = 0;
+      open.push_back(::GetHandleInformation(reinterpret_cast<HANDLE>(static_cast<std::uintptr_t>(v)),
+                                            &flags) ? 1 : 0);
+    }
+    ch.send(open);
+    return 0;
+  }
+  if (mode == "env") {
+    channel ch = up(io);
+    std::vector<std::string> values;
+    for (int i = 2; i < argc; ++i) {
+      const char* v = std::getenv(argv[i]);
+      values.push_back(v != nullptr ? std::string(v) : std::string("<unset>"));
+    }
+    ch.send(values);
+    return 0;
+  }
+  if (mode == "cat") {
+    // stdin to stdout, through the C runtime (the handles STARTUPINFO gave us).
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) std::fwrite(buf, 1, n, stdout);
+    std::fflush(stdout);
+    std::fputs("done", stderr);
+    return 0;
+  }
+  if (mode == "cwd") {
+    channel ch = up(io);
+    wchar_t buf[MAX_PATH];
+    ::GetCurrentDirectoryW(MAX_PATH, buf);
+    ch.send(narrow(buf));
+    return 0;
+  }
+  if (mode == "take_handle") {
+    // Writes the message's text into the file handle that came with it.
+    channel ch = up(io);
+    auto m = ch.receive<std::string>();
+    ipc::native_handle h = m.take_handle(0);
+    DWORD n = 0;
+    const BOOL ok = ::WriteFile(h.get(), m.value.data(), static_cast<DWORD>(m.value.size()), &n, nullptr);
+    ch.send(std::string(ok ? "done" : "write failed"));
+    return 0;
+  }
+  if (mode == "send_file_and_exit" && argc > 2) {
+    // Sends a handle to a file it wrote, and exits at once: the handle must outlive us.
+    channel ch = up(io);
+    const std::wstring path(argv[2], argv[2] + std::strlen(argv[2]));
+    HANDLE f = ::CreateFileW(path.c_str(), GENERIC_READ | GENERIC_WRITE,
+                             FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                             CREATE_ALWAYS, FILE_FLAG_DELETE_ON_CLOSE, nullptr);
+    if (f == INVALID_HANDLE_VALUE) return 4;
+    DWORD n = 0;
+    ::WriteFile(f, "from child", 10, &n, nullptr);
+    ::SetFilePointer(f, 0, nullptr, FILE_BEGIN);
+    ch.send(std::string("file"), ipc::native_handle(f));
+    return 0;
+  }
+  std::fprintf(stderr, "windows_child_helper: unknown mode '%s'\n", mode.c_str());
+  return 99;
+}
