@@ -104,6 +104,40 @@ double rate_raw(int source, int n)
     });
 }
 
+/// Passes/s for @p n passes over raw SCM_RIGHTS, as `rate_raw`, of an @p H made by @p make and
+/// turned into a descriptor by its converter's `send`, rebuilt in the child by its `got`: what
+/// the object work alone costs on top of the floor, without the channel (framing, ACKs).
+template <class H, class Make>
+double rate_raw_converted(int n, Make make)
+{
+  return forked(
+    [n](int sock) {
+      asio::io_context io;
+      for (int i = 1; i <= n; ++i) {
+        const int fd = raw_recv_fd(sock);
+        if (fd < 0) return;
+        std::error_code ec;
+        H object = ipc::handle_converter<H>::got(ipc::native_handle(fd), io.get_executor(), ec);
+        if (ec) std::exit(5);
+        if (i % ack_every == 0 && ::write(sock, "a", 1) != 1) return;
+      }
+    },
+    [&](int sock) {
+      asio::io_context io;
+      const auto t0 = clock_type::now();
+      char a;
+      for (int i = 1; i <= n; ++i) {
+        std::error_code ec;
+        ipc::native_handle h = ipc::handle_converter<H>::send(make(io), ec);
+        if (ec) std::exit(4);
+        bench::raw_send(sock, nullptr, 0, h.get());
+        h.reset();
+        if (i % ack_every == 0 && ::read(sock, &a, 1) != 1) std::exit(4);
+      }
+      return n / std::chrono::duration<double>(clock_type::now() - t0).count();
+    });
+}
+
 /// Passes/s for @p n passes of an @p H made by @p make, taken by the child as an @p H.
 template <class H, class Make>
 double rate_ipc(int n, Make make)
@@ -226,11 +260,16 @@ int main(int argc, char** argv)
     const char* name;
     int source;
     std::function<double()> ipc;
+    std::function<double()> converted; // raw SCM_RIGHTS plus the converter's send and got
   };
   const std::vector<row> rows = {
     {"native", devnull,
      [&] {
        return rate_ipc<ipc::native_handle>(
+         passes, [&](asio::io_context&) { return ipc::native_handle::duplicate_of(devnull); });
+     },
+     [&] {
+       return rate_raw_converted<ipc::native_handle>(
          passes, [&](asio::io_context&) { return ipc::native_handle::duplicate_of(devnull); });
      }},
     {"file", file_fd,
@@ -238,10 +277,20 @@ int main(int argc, char** argv)
        return rate_ipc<ipc::file>(passes, [&](asio::io_context&) {
          return ipc::file(ipc::native_handle::duplicate_of(file_fd));
        });
+     },
+     [&] {
+       return rate_raw_converted<ipc::file>(passes, [&](asio::io_context&) {
+         return ipc::file(ipc::native_handle::duplicate_of(file_fd));
+       });
      }},
     {"asio udp socket", udp_fd,
      [&] {
        return rate_ipc<asio::ip::udp::socket>(passes, [&](asio::io_context& io) {
+         return asio::ip::udp::socket(io, asio::ip::udp::v4(), ::dup(udp_fd));
+       });
+     },
+     [&] {
+       return rate_raw_converted<asio::ip::udp::socket>(passes, [&](asio::io_context& io) {
          return asio::ip::udp::socket(io, asio::ip::udp::v4(), ::dup(udp_fd));
        });
      }},
@@ -251,30 +300,44 @@ int main(int argc, char** argv)
          std::error_code ec;
          return ipc::shared_memory::adopt(ipc::native_handle::duplicate_of(mem_fd), 4096, true, ec);
        });
+     },
+     [&] {
+       return rate_raw_converted<ipc::shared_memory>(passes, [&](asio::io_context&) {
+         std::error_code ec;
+         return ipc::shared_memory::adopt(ipc::native_handle::duplicate_of(mem_fd), 4096, true, ec);
+       });
      }},
   };
 
-  std::printf("handle passing, one per message, %d passes x %d rounds; passes/s median [min-max]\n",
+  std::printf("handle passing, one per message, %d passes x %d rounds; passes/s median [min-max]\n"
+              "raw: SCM_RIGHTS of a dup; raw+conv: the same plus the converter's send and got (the\n"
+              "object work: Asio registration, checks, mappings); ipcxx: through a channel, ACKs on\n",
               passes, rounds);
-  std::printf("%-22s %-30s %-30s %s\n", "converter", "raw SCM_RIGHTS", "ipcxx", "ratio ipcxx/raw");
+  std::printf("%-20s %-24s %-24s %-24s %-18s %s\n", "converter", "raw", "raw+conv", "ipcxx",
+              "ipcxx/raw", "ipcxx/raw+conv");
   for (const row& r : rows) {
-    std::vector<double> raw, ipc_rate, ratio;
+    std::vector<double> raw, conv, ipc_rate, ratio, ratio_conv;
     for (int round = 0; round < rounds; ++round) {
-      double a, b;
-      if (round % 2 == 0) {
-        a = rate_raw(r.source, passes);
-        b = r.ipc();
-      } else {
-        b = r.ipc();
-        a = rate_raw(r.source, passes);
+      // The order rotates from round to round.
+      double a = 0, b = 0, c = 0;
+      for (int k = 0; k < 3; ++k) {
+        switch ((k + round) % 3) {
+        case 0: a = rate_raw(r.source, passes); break;
+        case 1: b = r.ipc(); break;
+        case 2: c = r.converted(); break;
+        }
       }
       raw.push_back(a);
       ipc_rate.push_back(b);
+      conv.push_back(c);
       ratio.push_back(b / a);
+      ratio_conv.push_back(b / c);
     }
-    std::printf("%-22s %-30s %-30s %s\n", r.name, span_of(raw, "%.0f [%.0f-%.0f]").c_str(),
+    std::printf("%-20s %-24s %-24s %-24s %-18s %s\n", r.name,
+                span_of(raw, "%.0f [%.0f-%.0f]").c_str(), span_of(conv, "%.0f [%.0f-%.0f]").c_str(),
                 span_of(ipc_rate, "%.0f [%.0f-%.0f]").c_str(),
-                span_of(ratio, "%.2f [%.2f-%.2f]").c_str());
+                span_of(ratio, "%.2f [%.2f-%.2f]").c_str(),
+                span_of(ratio_conv, "%.2f [%.2f-%.2f]").c_str());
   }
 
   std::printf("\nhanding over N bytes: shared_memory (one descriptor) vs the bytes through the socket\n");
