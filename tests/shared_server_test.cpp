@@ -2,6 +2,7 @@
 // across the process boundary (ipc::shared_server).
 // SPDX-License-Identifier: BSL-1.0
 #include "ipc/channel.hpp" // first: it configures Asio
+#include "ipc/node.hpp"
 #include "ipc/shared_server.hpp"
 #include "ipc/serializers/binary.hpp"
 
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -182,9 +184,98 @@ void write_all(int fd, const std::vector<std::byte>& bytes)
   BOOST_REQUIRE(::write(fd, bytes.data(), bytes.size()) == ssize_t(bytes.size()));
 }
 
+/// tests/node/<name>, found from this file's path (relative to the build root under meson).
+std::string node_script(const char* name)
+{
+  namespace fs = std::filesystem;
+  fs::path here = __FILE__;
+  if (here.is_relative()) {
+    const char* child = std::getenv("IPC_TEST_CHILD"); // <build>/tests/child_helper
+    const fs::path root = child ? fs::absolute(child).parent_path().parent_path() : fs::current_path();
+    here = fs::exists(root / here) ? root / here : fs::absolute(here);
+  }
+  return (here.parent_path() / "node" / name).lexically_normal().string();
+}
+
+/// Receives from a Node worker until a message with @p field comes (running @p io, which the
+/// channel's background reads need), and returns it.
+ipc::json_value node_reply(asio::io_context& io, ipc::node::channel& ch, const char* field)
+{
+  for (;;) {
+    std::optional<ipc::json_value> got;
+    std::error_code ec;
+    ch.async_receive([&](std::error_code e, ipc::node::message m) {
+      ec = e;
+      got = std::move(m.value);
+    });
+    BOOST_REQUIRE(run_until(io, [&] { return got.has_value(); }));
+    BOOST_REQUIRE_MESSAGE(!ec, ec.message());
+    if (got->find(field) != nullptr) return *got;
+  }
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(shared_server)
+
+BOOST_AUTO_TEST_CASE(node_workers_are_counted_through_their_own_socket_lists)
+{
+  // Node workers next to a C++ one: the server asks the Node processes with Node's own
+  // NODE_SOCKET_GET_COUNT, answered by Node's socket lists, in both serialization modes.
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto json_worker = ipc::spawn<ipc::node::json>(io, "node", {node_script("worker.js")});
+  auto v8_worker = ipc::spawn<ipc::node::advanced>(io, "node", {node_script("worker.js")});
+  auto idle = ipc::spawn<ipc::node::json>(io, "node", {node_script("worker.js")});
+  worker cxx = start_worker(io);
+  {
+    ipc::shared_server srv(io, loopback());
+    BOOST_TEST(srv.add_worker(json_worker.channel()) == 0u);
+    BOOST_TEST(srv.add_worker(v8_worker.channel()) == 1u);
+    BOOST_TEST(srv.add_worker(idle.channel()) == 2u); // never handed one: not even asked
+    BOOST_TEST(srv.add_worker(cxx.channel) == 3u);
+    std::vector<tcp::socket> clients;
+    auto give = [&](auto& ch, const char* msg) {
+      clients.emplace_back(io).connect(srv.local_endpoint());
+      srv.hand_off(ch, ipc::json_value(msg), srv.accept()); // returns after Node's ACK
+    };
+    give(json_worker.channel(), "a");
+    give(json_worker.channel(), "b");
+    give(v8_worker.channel(), "c");
+    clients.emplace_back(io).connect(srv.local_endpoint());
+    srv.hand_off(cxx.channel, std::string("conn"), srv.accept());
+    for (int i = 0; i < 3; ++i) BOOST_TEST(read_line(clients[i]) == "node worker\n");
+    BOOST_TEST(read_line(clients[3]) == "hello\n");
+    BOOST_TEST(counts_become(io, srv, 4, [](const ipc::connection_counts& c) {
+      return c.workers == std::vector<std::size_t>{2, 1, 0, 1};
+    }));
+
+    // Node ends its sockets: its lists drop them, and the close completes once the C++
+    // worker's connection closes too.
+    bool closed = false;
+    srv.async_close([&](std::error_code ec) {
+      BOOST_TEST(!ec, ec.message());
+      closed = true;
+    });
+    json_worker.channel().send(ipc::json_value::object({{"do", "end"}}));
+    v8_worker.channel().send(ipc::json_value::object({{"do", "end"}}));
+    BOOST_TEST(*node_reply(io, json_worker.channel(), "ended")["ended"].as_int64() == 2);
+    BOOST_TEST(*node_reply(io, v8_worker.channel(), "ended")["ended"].as_int64() == 1);
+    BOOST_TEST(!run_until(io, [&] { return closed; }, 200ms)); // the C++ worker still holds one
+    cxx.channel.send(std::string("close 1"));
+    BOOST_TEST(cxx.channel.receive<std::string>().value == "closed");
+    BOOST_TEST(run_until(io, [&] { return closed; }));
+    for (int i = 0; i < 4; ++i) BOOST_TEST(closed_by_peer(io, clients[i]));
+    cxx.channel.send(std::string("quit"));
+  }
+  for (auto* c : {&json_worker, &idle}) {
+    c->channel().close();
+    BOOST_TEST(c->wait().code == 0);
+  }
+  v8_worker.channel().close();
+  BOOST_TEST(v8_worker.wait().code == 0);
+  BOOST_TEST(cxx.process.wait() == 0);
+}
 
 BOOST_AUTO_TEST_CASE(bad_bookkeeping_frames_from_a_peer_are_errors_or_ignored_never_crashes)
 {

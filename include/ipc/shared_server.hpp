@@ -10,6 +10,7 @@
 #include "ipc/detail/handle_receipt.hpp"
 #include "ipc/detail/pending_handler.hpp"
 #include "ipc/error.hpp"
+#include "ipc/node/channel.hpp"
 
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
@@ -248,6 +249,10 @@ auto shared_completion(pending_handler<Executor, Args...> h)
 /// parent's code to receive it: a parent that leaves a worker's messages unread for longer than
 /// `answer_timeout` gets `errc::worker_not_responding`.
 ///
+/// Workers may be C++ (`ipc::channel<S>`) or Node processes (`ipc::node::channel`): a Node
+/// worker counts the connections in its own socket lists and is asked with Node's
+/// `NODE_SOCKET_GET_COUNT`.
+///
 /// Thread safety: use a server and the channels it hands connections through from one thread
 /// (or one strand), as with a channel. TCP on POSIX only, for now.
 class shared_server {
@@ -345,13 +350,15 @@ public:
   template <class S, class E>
   std::size_t add_worker(basic_channel<S, E>& worker)
   {
-    const std::weak_ptr<detail::connection_peer> p = worker.core_;
-    for (std::size_t i = 0; i < st_->workers.size(); ++i) {
-      const auto& w = st_->workers[i].peer;
-      if (!w.owner_before(p) && !p.owner_before(w)) return i;
-    }
-    st_->workers.push_back({p});
-    return st_->workers.size() - 1;
+    return add_peer(worker.core_);
+  }
+
+  /// As above, for a Node worker (`ipc::node::channel`): its counts are asked with Node's own
+  /// `NODE_SOCKET_GET_COUNT`, which Node answers from the socket lists it keeps per key.
+  template <class E>
+  std::size_t add_worker(node::basic_channel<E>& worker)
+  {
+    return add_peer(worker.core_);
   }
 
   std::size_t worker_count() const noexcept { return st_->workers.size(); }
@@ -411,6 +418,41 @@ public:
     ++st_->workers[i].handed;
     return worker.async_send_impl(msg, std::forward_as_tuple(std::move(s)),
                                   std::forward<CompletionToken>(token), st_->key);
+  }
+
+  /// Hands connection @p s to a Node worker (`ipc::node::channel`) as a `net.Socket` with this
+  /// server's key, beside @p msg: the Node process receives it as `process.on('message',
+  /// (msg, socket) => ...)` and counts it in its socket list, which this server asks. Blocks
+  /// until Node acknowledges the handle, as `node::channel::send` does. @throws std::system_error
+  template <class E>
+  void hand_off(node::basic_channel<E>& worker, const json_value& msg, asio::ip::tcp::socket&& s)
+  {
+    std::error_code ec;
+    hand_off(worker, msg, std::move(s), ec);
+    if (ec) detail::throw_error(ec, "shared_server::hand_off");
+  }
+  template <class E>
+  void hand_off(node::basic_channel<E>& worker, const json_value& msg, asio::ip::tcp::socket&& s,
+                std::error_code& ec)
+  {
+    const std::size_t i = prepare_hand_off(worker, s);
+    node::handle h = node_socket(std::move(s), ec);
+    if (ec) return;
+    worker.send(msg, std::move(h), ec);
+    if (!ec) ++st_->workers[i].handed;
+  }
+  /// As above, queued like `node::channel::async_send`. Completion signature:
+  /// `void(std::error_code)`.
+  template <class E, class CompletionToken = asio::default_completion_token_t<E>>
+  auto async_hand_off(node::basic_channel<E>& worker, const json_value& msg,
+                      asio::ip::tcp::socket&& s, CompletionToken&& token = CompletionToken())
+  {
+    const std::size_t i = prepare_hand_off(worker, s);
+    ++st_->workers[i].handed;
+    std::error_code ec;
+    node::handle h = node_socket(std::move(s), ec);
+    // A socket that cannot be sent still goes through async_send, which reports it.
+    return worker.async_send(msg, std::move(h), std::forward<CompletionToken>(token));
   }
 
   // ---- counting and closing -------------------------------------------------------------------
@@ -488,8 +530,28 @@ private:
     st.local.add(st.key, s.native_handle());
   }
 
-  template <class S, class E>
-  std::size_t prepare_hand_off(basic_channel<S, E>& worker, asio::ip::tcp::socket& s)
+  std::size_t add_peer(const std::weak_ptr<detail::connection_peer>& p)
+  {
+    for (std::size_t i = 0; i < st_->workers.size(); ++i) {
+      const auto& w = st_->workers[i].peer;
+      if (!w.owner_before(p) && !p.owner_before(w)) return i;
+    }
+    st_->workers.push_back({p});
+    return st_->workers.size() - 1;
+  }
+
+  /// A connection as Node expects a handed socket: a `net.Socket` with the server's key.
+  node::handle node_socket(asio::ip::tcp::socket&& s, std::error_code& ec)
+  {
+    node::handle h;
+    h.type = std::string(node::handle_type::socket);
+    h.key = st_->key;
+    h.descriptor = handle_converter<asio::ip::tcp::socket>::send(std::move(s), ec);
+    return h;
+  }
+
+  template <class Worker>
+  std::size_t prepare_hand_off(Worker& worker, asio::ip::tcp::socket& s)
   {
     const std::size_t i = add_worker(worker);
     // Counted here until the worker's ACK closes this process's copy (the same descriptor).

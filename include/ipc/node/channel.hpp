@@ -5,6 +5,7 @@
 
 #include "ipc/platform/config.hpp"
 #include "ipc/byte_buffer.hpp"
+#include "ipc/detail/channel_core.hpp"
 #include "ipc/detail/pending_handler.hpp"
 #include "ipc/error.hpp"
 #include "ipc/handle_converter.hpp"
@@ -19,11 +20,14 @@
 #include <asio/associated_cancellation_slot.hpp>
 #include <asio/async_result.hpp>
 #include <asio/error.hpp>
+#include <asio/post.hpp>
 
 #include <cstddef>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <span>
@@ -35,6 +39,7 @@
 #include <vector>
 
 IPC_BEGIN_NAMESPACE
+class shared_server;
 namespace node {
 
 /// How messages are encoded on the wire: Node's `serialization` option of `fork`/`spawn`.
@@ -184,7 +189,8 @@ inline constexpr own_socket_t own_socket{};
 /// The state a channel shares with its outstanding operations (behind a shared_ptr, so the
 /// channel object can move or die while they run).
 template <class Executor>
-class node_core : public std::enable_shared_from_this<node_core<Executor>> {
+class node_core : public std::enable_shared_from_this<node_core<Executor>>,
+                  public ipc::detail::connection_peer {
 public:
   using traits = platform::traits;
   using socket_type = traits::stream<Executor>;
@@ -223,6 +229,9 @@ public:
   std::error_code encode(const json_value& msg, ipc::node::handle* h, std::string& out)
   {
     if (is_internal(msg)) return errc::reserved_message;
+    // Node keeps a socket list per key for the sockets it got with one (SocketListReceive),
+    // and answers counts only for those keys.
+    if (h != nullptr && !h->key.empty() && h->type == handle_type::socket) keys_sent_.insert(h->key);
     if (advanced()) {
       if (h == nullptr) return frame_v8(msg, out);
       json_value envelope = json_value::object(
@@ -477,6 +486,7 @@ public:
     else if (cmd == "NODE_HANDLE_ACK" || cmd == "NODE_HANDLE_NACK") on_ack(cmd == "NODE_HANDLE_ACK");
     else if (cmd == "NODE_SOCKET_GET_COUNT" || cmd == "NODE_SOCKET_NOTIFY_CLOSE")
       on_socket_list(cmd, v);
+    else if (cmd == "NODE_SOCKET_COUNT") on_socket_count(v);
     // Any other NODE_ command (cluster's, or a future one) is ignored, as Node ignores it.
   }
 
@@ -597,6 +607,68 @@ public:
     }
   }
 
+  // Socket lists, the sender's side (Node's SocketListSend): `ipc::shared_server` asks a Node
+  // peer how many connections of a key it holds.
+
+  /// Asks the peer for its count of connections of @p key (`NODE_SOCKET_GET_COUNT`); @p done
+  /// runs on the channel's executor with the answer, or with 0 if the peer was never sent a
+  /// socket with that key (it keeps no list for it), is gone, or goes before answering.
+  std::uint32_t count_connections(std::string_view key, count_callback done) override
+  {
+    if (!reachable() || keys_sent_.find(std::string(key)) == keys_sent_.end()) {
+      asio::post(socket_.get_executor(), [done = std::move(done)] { done({}, 0); });
+      return 0;
+    }
+    if (++next_count_id_ == 0) ++next_count_id_;
+    const std::uint32_t id = next_count_id_;
+    counts_.push_back({id, std::string(key), std::move(done)});
+    reply_list("NODE_SOCKET_GET_COUNT", std::string(key), nullptr);
+    run();
+    return id;
+  }
+
+  void cancel_count(std::uint32_t id) noexcept override
+  {
+    for (auto it = counts_.begin(); it != counts_.end(); ++it)
+      if (it->id == id) {
+        counts_.erase(it);
+        return;
+      }
+  }
+
+  bool reachable() const noexcept override
+  {
+    return socket_.is_open() && !rx_error_ && !tx_error_;
+  }
+
+  /// `NODE_SOCKET_COUNT` answers the oldest question about its key (Node's answers carry no
+  /// id; it answers in order).
+  void on_socket_count(const json_value& v)
+  {
+    auto key = v["key"].as_string();
+    const json_value* count = v.find("count");
+    if (!key || count == nullptr) return;
+    const std::optional<double> n = count->as_double();
+    if (!n || !(*n >= 0) || *n > 9007199254740991.0) return;
+    for (auto it = counts_.begin(); it != counts_.end(); ++it) {
+      if (it->key != *key) continue;
+      count_callback done = std::move(it->done);
+      counts_.erase(it);
+      const auto value = static_cast<std::size_t>(*n);
+      asio::post(socket_.get_executor(), [done = std::move(done), value] { done({}, value); });
+      return;
+    }
+  }
+
+  /// The peer cannot answer any more: every question gets 0.
+  void end_counts()
+  {
+    auto q = std::move(counts_);
+    counts_.clear();
+    for (auto& c : q)
+      asio::post(socket_.get_executor(), [done = std::move(c.done)] { done({}, 0); });
+  }
+
   // ---- async machinery --------------------------------------------------------------------
 
   /// Whether the event loop should read now: a receive waits, or a handle awaits its ACK
@@ -605,13 +677,15 @@ public:
   {
     if (!socket_.is_open() || rx_error_) return false;
     if (receiver_) return true;
-    return unacked_ && !unacked_->sync && inbox_.size() < max_background_messages;
+    return ((unacked_ && !unacked_->sync) || !counts_.empty()) &&
+           inbox_.size() < max_background_messages;
   }
 
   /// After any change: write what can be written, hand out what has arrived, and wait for the
   /// socket where something is left to do.
   void run()
   {
+    if (!counts_.empty() && !reachable()) end_counts();
     if (!socket_.is_open()) return;
     if (pump() && !write_waiting_) {
       write_waiting_ = true;
@@ -672,6 +746,7 @@ public:
     if (!closed_reason_) closed_reason_ = reason;
     const std::error_code why = reason ? reason : make_error_code(asio::error::operation_aborted);
     fail_queue(why);
+    end_counts();
     fds_.clear();
     inbox_.clear();
     if (receiver_) take_receiver().post(why, message{});
@@ -695,6 +770,14 @@ public:
   std::error_code sync_result_;
   bool sync_receiving_ = false;
   std::map<std::string, socket_list> lists_;
+  struct pending_count {
+    std::uint32_t id;
+    std::string key;
+    count_callback done;
+  };
+  std::deque<pending_count> counts_; // questions asked of the peer, oldest first
+  std::set<std::string> keys_sent_;   // keys of sockets sent to the peer
+  std::uint32_t next_count_id_ = 0;
   std::optional<receive_handler> receiver_;
   asio::cancellation_slot receive_slot_;
   bool read_waiting_ = false, write_waiting_ = false;
@@ -961,6 +1044,8 @@ public:
   }
 
 private:
+  friend class ipc::shared_server; // hands connections to Node workers, asks for their counts
+
   template <class H>
   static ipc::node::handle to_handle(H&& h, std::error_code& ec)
   {
