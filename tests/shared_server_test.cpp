@@ -65,6 +65,62 @@ bool worker_loop(asio::io_context& io, bin_channel& ch, bool answer_and_close = 
   return true;
 }
 
+/// A worker that passes every connection on to a worker of its own (a grandchild of the test),
+/// and relays "close N" to it (answering "closed" once the grandchild has).
+bool relay_loop(asio::io_context& io, bin_channel& up)
+{
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return false;
+  const int up_fd = up.native_handle();
+  ipc_test::child_process grandchild([=] {
+    ::close(sv[0]);
+    ::close(up_fd);
+    asio::io_context gio;
+    bin_channel ch(gio.get_executor(), ipc::native_handle(sv[1]));
+    return worker_loop(gio, ch);
+  });
+  ::close(sv[1]);
+  bin_channel down(io.get_executor(), ipc::native_handle(sv[0]));
+  std::function<void()> next_up = [&] {
+    up.async_receive<std::string>([&](std::error_code ec, ipc::message<std::string> m) {
+      if (ec || m.value == "quit") {
+        down.send(std::string("quit"));
+        return;
+      }
+      if (m.value == "conn") // passed on as it came: still this server's connection
+        down.send(std::string("conn"), m.take_handle<tcp::socket>(0, io.get_executor()));
+      else
+        down.send(m.value);
+      next_up();
+    });
+  };
+  std::function<void()> next_down = [&] {
+    down.async_receive<std::string>([&](std::error_code ec, ipc::message<std::string> m) {
+      if (ec) return;
+      up.send(m.value);
+      next_down();
+    });
+  };
+  next_up();
+  next_down();
+  io.run();
+  return grandchild.wait() == 0;
+}
+
+worker start_relay(asio::io_context& io)
+{
+  int sv[2];
+  BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  ipc_test::child_process c([=] {
+    ::close(sv[0]);
+    asio::io_context cio;
+    bin_channel ch(cio.get_executor(), ipc::native_handle(sv[1]));
+    return relay_loop(cio, ch);
+  });
+  ::close(sv[1]);
+  return worker{std::move(c), bin_channel(io.get_executor(), ipc::native_handle(sv[0]))};
+}
+
 worker start_worker(asio::io_context& io, bool answer_and_close = false)
 {
   int sv[2];
@@ -562,6 +618,42 @@ BOOST_AUTO_TEST_CASE(least_connections_picks_the_least_loaded_worker)
   BOOST_TEST(w0.process.wait() == 0);
   BOOST_TEST(w1.process.wait() == 0);
   BOOST_TEST(w2.process.wait() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(connections_a_worker_passes_on_stay_counted_in_its_answer)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  worker w = start_relay(io);
+  {
+    ipc::shared_server srv(io, loopback());
+    std::vector<tcp::socket> clients;
+    for (int i = 0; i < 3; ++i) {
+      clients.emplace_back(io).connect(srv.local_endpoint());
+      srv.hand_off(w.channel, std::string("conn"), srv.accept());
+    }
+    // The grandchild holds them (it said hello), the worker answers for it.
+    for (auto& c : clients) BOOST_TEST(read_line(c) == "hello\n");
+    BOOST_TEST(counts_become(io, srv, 3, [](const ipc::connection_counts& c) {
+      return c.local == 0 && c.workers == std::vector<std::size_t>{3};
+    }));
+    bool closed = false;
+    srv.async_close([&](std::error_code ec) {
+      BOOST_TEST(!ec, ec.message());
+      closed = true;
+    });
+    BOOST_TEST(!run_until(io, [&] { return closed; }, 300ms));
+    w.channel.send(std::string("close 2"));
+    BOOST_TEST(w.channel.receive<std::string>().value == "closed");
+    BOOST_TEST(!run_until(io, [&] { return closed; }, 300ms)); // one left, in the grandchild
+    BOOST_TEST(count(io, srv).total() == 1u);
+    w.channel.send(std::string("close 1"));
+    BOOST_TEST(w.channel.receive<std::string>().value == "closed");
+    BOOST_TEST(run_until(io, [&] { return closed; }));
+    for (auto& c : clients) BOOST_TEST(closed_by_peer(io, c));
+    w.channel.send(std::string("quit"));
+  }
+  BOOST_TEST(w.process.wait() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(two_servers_count_their_own_connections_in_the_same_worker)

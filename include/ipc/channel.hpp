@@ -19,6 +19,7 @@
 #include <asio/post.hpp>
 
 #include <array>
+#include <string>
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -423,6 +424,8 @@ private:
       return;
     }
     if (!convert(out, ec, std::forward<H>(handles)...)) return;
+    std::string passed_key;
+    if (key.empty()) key = pass_on_key(out, passed_key);
     std::span<const std::byte> payload;
     if constexpr (contiguous_serializer_for<Serializer, T>) {
       payload = core_->serializer_.bytes_of(msg);
@@ -433,6 +436,26 @@ private:
     }
     if (!key.empty()) core_->watch_verdicts();
     core_->send_frame(frame_kind::message, payload, out, ec, key);
+  }
+
+  /// A connection this process received as a server's (keyed) goes on keyed too, so that the
+  /// next process counts it, and this one includes that count in its answers: returns the key
+  /// (kept in @p storage), or an empty one.
+  template <std::size_t N>
+  std::string_view pass_on_key(const std::array<detail::outgoing_handle, N>& out, std::string& storage)
+  {
+    if constexpr (N == 0) {
+      return {};
+    } else {
+      for (const auto& h : out) {
+        if (auto k = detail::process_connections::get().key_of(h.handle.get())) {
+          storage = std::move(*k);
+          detail::process_connections::get().passed_on(storage, core_);
+          return storage;
+        }
+      }
+      return {};
+    }
   }
 
   template <std::size_t N, class... H>
@@ -495,6 +518,8 @@ private:
       },
       std::forward<HandleTuple>(handles));
     if (!ok) return ec;
+    std::string passed_key;
+    if (key.empty()) key = pass_on_key(out, passed_key);
     if (!key.empty()) core_->watch_verdicts();
     const std::size_t head = core_type::head_size(out, key);
     e.bytes.resize(head);

@@ -239,8 +239,9 @@ auto shared_completion(pending_handler<Executor, Args...> h)
 ///     in that message's frame; nothing else is needed in the worker) until it is closed.
 /// The worker's ACK is always written before its answer to a count, so a connection in transit
 /// is counted exactly once. A worker that has exited (or whose channel is closed) holds none.
-/// A worker that passes a connection on to a process of its own stops counting it when its own
-/// copy closes: connections are counted one level down, as Node does.
+/// A worker that passes a connection on to a process of its own (by sending it, moved, through
+/// a channel) keeps it counted: the connection leaves keyed, and the worker's answer includes
+/// what that process holds, so counts and `async_close` cover every level.
 ///
 /// Workers answer counts without user code, but only while their channel is being read: a
 /// worker must keep a receive outstanding (as a worker that is waiting for connections does).

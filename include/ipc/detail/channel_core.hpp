@@ -24,6 +24,7 @@
 #include <deque>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -64,19 +65,6 @@ namespace detail {
 struct outgoing_handle {
   native_handle handle;
   std::string_view type_name;
-};
-
-/// What `shared_server` needs of a channel, whatever its serializer: asking the peer how many
-/// connections of a server it holds.
-class connection_peer {
-public:
-  using count_callback = std::function<void(std::error_code, std::size_t)>;
-  virtual std::uint32_t count_connections(std::string_view key, count_callback done) = 0;
-  virtual void cancel_count(std::uint32_t id) noexcept = 0;
-  virtual bool reachable() const noexcept = 0;
-
-protected:
-  ~connection_peer() = default;
 };
 
 /// Lives behind a shared_ptr so that a channel can be moved, and destroyed, while operations are
@@ -842,15 +830,30 @@ private:
     if (op == internal_op::count_connections) {
       const std::span<const std::byte> key = f.payload.subspan(5);
       if (key.size() > max_connection_key) return errc::malformed_frame;
-      if (answers_out_.size() >= max_owed_answers) return {};
-      const std::size_t n = outbox_ ? outbox_->connections(std::string_view(
-                                        reinterpret_cast<const char*>(key.data()), key.size()))
-                                    : 0;
-      answers_out_.emplace_back(id, static_cast<std::uint32_t>(
-                                      std::min<std::size_t>(n, std::numeric_limits<std::uint32_t>::max())));
-      // Answered now if the socket takes it, else before this end next waits or with its next
-      // send: without any user code.
-      flush_verdicts(/*may_wait=*/false);
+      if (answers_out_.size() + owed_later_ >= max_owed_answers) return {};
+      const std::string_view k(reinterpret_cast<const char*>(key.data()), key.size());
+      auto down = process_connections::get().downstream(k, this);
+      if (down.empty()) {
+        answer(id, process_connections::get().count(k));
+        // Answered now if the socket takes it, else before this end next waits or with its
+        // next send: without any user code.
+        flush_verdicts(/*may_wait=*/false);
+        return {};
+      }
+      // Some connections of this key went on to other processes: they are still this
+      // worker's to count. Ask those first; questions that come meanwhile share the answer.
+      auto [it, fresh] = gathering_.try_emplace(std::string(k));
+      it->second.ids.push_back(id);
+      ++owed_later_;
+      if (!fresh) return {};
+      it->second.waiting = down.size();
+      for (auto& p : down)
+        p->count_connections(k, [weak = this->weak_from_this(), key = it->first](std::error_code, std::size_t n) {
+          // The other channel may run elsewhere: continue on this one's executor.
+          if (auto self = weak.lock())
+            asio::post(self->socket_.get_executor(),
+                       [self, key, n] { self->downstream_answered(key, n); });
+        });
       return {};
     }
     if (op == internal_op::connection_count) {
@@ -866,6 +869,27 @@ private:
       return {}; // an answer to a query given up on (timed out) is no error
     }
     return errc::malformed_frame;
+  }
+
+  void answer(std::uint32_t id, std::size_t n)
+  {
+    answers_out_.emplace_back(id, static_cast<std::uint32_t>(
+                                    std::min<std::size_t>(n, std::numeric_limits<std::uint32_t>::max())));
+  }
+
+  /// A process this worker passed connections of @p key on to has answered (0 if it is gone).
+  void downstream_answered(const std::string& key, std::size_t n)
+  {
+    auto it = gathering_.find(key);
+    if (it == gathering_.end()) return;
+    it->second.sum += n;
+    if (--it->second.waiting != 0) return;
+    // Counted here last: a connection the other process acknowledged is no longer here.
+    const std::size_t total = process_connections::get().count(key) + it->second.sum;
+    for (std::uint32_t id : it->second.ids) answer(id, total);
+    owed_later_ -= it->second.ids.size();
+    gathering_.erase(it);
+    flush_verdicts(/*may_wait=*/true); // on the executor: a posted answer
   }
 
   /// Every query still waiting is answered: 0 connections (the peer is gone, or unreachable).
@@ -1044,6 +1068,13 @@ private:
   std::vector<std::pair<std::uint32_t, std::string>> queries_out_;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> answers_out_;
   std::uint32_t next_query_id_ = 0;
+  // As the asked, answers that wait for processes this one passed connections on to.
+  struct gather {
+    std::vector<std::uint32_t> ids; // questions waiting for this key's total
+    std::size_t waiting = 0, sum = 0;
+  };
+  std::map<std::string, gather, std::less<>> gathering_;
+  std::size_t owed_later_ = 0;
   bool watching_ = false;    // watch_peer is waiting for the socket
   bool watch_keyed_ = false; // keyed connections were sent: read their verdicts as they come
   bool stream_ended_ = false; // a read without the user's receive found the end of the stream

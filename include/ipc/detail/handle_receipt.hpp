@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -39,77 +40,140 @@ public:
     std::error_code ec;
     const identity id = platform::traits::identify_handle(h, ec);
     if (ec) return;
-    auto it = keys_.find(key);
-    if (it == keys_.end()) it = keys_.emplace(std::string(key), entries{}).first;
     // A descriptor number names one object at a time: an entry for the same number is stale.
-    it->second[h] = id;
-    if (++added_ >= prune_at_) prune_all();
+    entry& e = by_handle_[h];
+    e.key.assign(key);
+    e.id = id;
+    if (++added_ >= prune_at_) prune();
   }
 
   /// How many connections of @p key are still open (forgetting those that are not).
   std::size_t count(std::string_view key)
   {
-    auto it = keys_.find(key);
-    if (it == keys_.end()) return 0;
-    prune(it->second);
-    const std::size_t n = it->second.size();
-    if (n == 0) keys_.erase(it);
+    prune();
+    std::size_t n = 0;
+    for (const auto& [h, e] : by_handle_) n += e.key == key ? 1 : 0;
     return n;
   }
 
-private:
-  using entries = std::unordered_map<native_type, identity>;
-
-  static void prune(entries& e)
+  /// The key @p h was remembered with, if it still names that connection.
+  std::optional<std::string> key_of(native_type h) const
   {
+    const auto it = by_handle_.find(h);
+    if (it == by_handle_.end()) return std::nullopt;
     std::error_code ec;
-    for (auto it = e.begin(); it != e.end();) {
-      const identity now = platform::traits::identify_handle(it->first, ec);
-      if (ec || !(now == it->second)) it = e.erase(it);
-      else ++it;
-    }
+    const identity now = platform::traits::identify_handle(h, ec);
+    if (ec || !(now == it->second.id)) return std::nullopt;
+    return it->second.key;
   }
 
-  /// Bounds the memory of a process that receives connections and never counts them.
-  void prune_all()
+  bool empty() const noexcept { return by_handle_.empty(); }
+
+private:
+  struct entry {
+    std::string key;
+    identity id;
+  };
+
+  /// Forgets the connections that are closed. Also bounds the memory of a process that
+  /// receives connections and never counts them.
+  void prune()
   {
-    std::size_t live = 0;
-    for (auto it = keys_.begin(); it != keys_.end();) {
-      prune(it->second);
-      live += it->second.size();
-      if (it->second.empty()) it = keys_.erase(it);
+    std::error_code ec;
+    for (auto it = by_handle_.begin(); it != by_handle_.end();) {
+      const identity now = platform::traits::identify_handle(it->first, ec);
+      if (ec || !(now == it->second.id)) it = by_handle_.erase(it);
       else ++it;
     }
     added_ = 0;
-    prune_at_ = live < 64 ? 64 : 2 * live;
+    prune_at_ = by_handle_.size() < 64 ? 64 : 2 * by_handle_.size();
   }
 
-  std::map<std::string, entries, std::less<>> keys_;
+  std::unordered_map<native_type, entry> by_handle_;
   std::size_t added_ = 0;
   std::size_t prune_at_ = 64;
+};
+
+/// What `shared_server` needs of a channel, whatever its serializer or protocol: asking the
+/// peer how many connections of a server it holds.
+class connection_peer {
+public:
+  using count_callback = std::function<void(std::error_code, std::size_t)>;
+  virtual std::uint32_t count_connections(std::string_view key, count_callback done) = 0;
+  virtual void cancel_count(std::uint32_t id) noexcept = 0;
+  virtual bool reachable() const noexcept = 0;
+
+protected:
+  ~connection_peer() = default;
+};
+
+/// The keyed connections this process received (through any channel), and the channels it
+/// passed some of them on through: a worker that hands a connection to a process of its own
+/// keeps it counted, since its answer includes what that process holds. One per process,
+/// locked (messages are settled on any thread).
+class process_connections {
+public:
+  static process_connections& get()
+  {
+    static process_connections instance;
+    return instance;
+  }
+
+  void add(std::string_view key, connection_registry::native_type h)
+  {
+    std::lock_guard lock(mutex_);
+    held_.add(key, h);
+  }
+  std::size_t count(std::string_view key)
+  {
+    std::lock_guard lock(mutex_);
+    return held_.count(key);
+  }
+  std::optional<std::string> key_of(connection_registry::native_type h)
+  {
+    std::lock_guard lock(mutex_);
+    if (held_.empty()) return std::nullopt; // the common case: no keyed connections here
+    return held_.key_of(h);
+  }
+
+  /// Connections of @p key went on through @p peer.
+  void passed_on(std::string_view key, std::weak_ptr<connection_peer> peer)
+  {
+    std::lock_guard lock(mutex_);
+    auto& list = downstream_[std::string(key)];
+    std::erase_if(list, [](const auto& w) { return w.expired(); });
+    for (const auto& w : list)
+      if (!w.owner_before(peer) && !peer.owner_before(w)) return;
+    list.push_back(std::move(peer));
+  }
+
+  /// The channels connections of @p key went on through, still open, except @p self.
+  std::vector<std::shared_ptr<connection_peer>> downstream(std::string_view key,
+                                                           const connection_peer* self)
+  {
+    std::lock_guard lock(mutex_);
+    std::vector<std::shared_ptr<connection_peer>> out;
+    const auto it = downstream_.find(key);
+    if (it == downstream_.end()) return out;
+    std::erase_if(it->second, [](const auto& w) { return w.expired(); });
+    for (const auto& w : it->second)
+      if (auto p = w.lock(); p && p.get() != self && p->reachable()) out.push_back(std::move(p));
+    if (it->second.empty()) downstream_.erase(it);
+    return out;
+  }
+
+private:
+  std::mutex mutex_;
+  connection_registry held_;
+  std::map<std::string, std::vector<std::weak_ptr<connection_peer>>, std::less<>> downstream_;
 };
 
 /// Verdicts waiting to be written as ACK / NACK frames. Shared by a channel and the messages it
 /// delivered with handles; messages may be settled on any thread, the channel collects the
 /// verdicts on its own (at its next operation), so this is the one piece of a channel that is
-/// locked. It also keeps the channel's registry of connections received with a server key,
-/// since those are adopted through messages too.
+/// locked.
 class ack_outbox {
 public:
-  /// A message's handle @p h, received as a connection of @p key, was taken by the user.
-  void adopted_connection(std::string_view key, connection_registry::native_type h)
-  {
-    std::lock_guard lock(mutex_);
-    connections_.add(key, h);
-  }
-
-  /// Connections of @p key this process still holds.
-  std::size_t connections(std::string_view key)
-  {
-    std::lock_guard lock(mutex_);
-    return connections_.count(key);
-  }
-
   void post(std::uint32_t sequence, bool adopted)
   {
     std::lock_guard lock(mutex_);
@@ -140,7 +204,6 @@ private:
   std::vector<std::uint32_t> acks_, nacks_;
   std::atomic<bool> pending_{false};
   std::atomic<std::size_t> count_{0};
-  connection_registry connections_;
 };
 
 /// Carried by a message that came with handles: once every handle has been taken (adopted) or
@@ -179,7 +242,7 @@ public:
   {
     if (!box_) return;
     if (!adopted) refused_ = true;
-    else if (!key_.empty() && h != platform::traits::invalid_handle) box_->adopted_connection(key_, h);
+    else if (!key_.empty() && h != platform::traits::invalid_handle) process_connections::get().add(key_, h);
     if (open_ > 0 && --open_ == 0) std::exchange(box_, nullptr)->post(sequence_, !refused_);
   }
 
