@@ -357,7 +357,7 @@ private:
     if (lies & 1) h.sequence = sequence_ + 1 + in_.u8();
     if (lies & 2) {
       h.kind = static_cast<ipc::frame_kind>(in_.u8() % 5);
-      h.flags = in_.u8() & 1;
+      h.flags = in_.u8() & 3; // keyed, or an unknown flag
     }
     if (lies & 4) h.table_size = static_cast<std::uint32_t>(table.size() + in_.u8()) - 128u;
     if (lies & 8) h.payload_size = std::uint32_t(in_.u16()) << (in_.u8() % 17);
