@@ -64,13 +64,13 @@ struct json_date {
 /// A JavaScript Map: entries in insertion order; keys are any values.
 struct json_map {
   std::vector<std::pair<json_value, json_value>> entries;
-  friend bool operator==(const json_map&, const json_map&) = default;
+  friend bool operator==(const json_map& a, const json_map& b) noexcept; // below json_value
 };
 
 /// A JavaScript Set: elements in insertion order.
 struct json_set {
   std::vector<json_value> elements;
-  friend bool operator==(const json_set&, const json_set&) = default;
+  friend bool operator==(const json_set& a, const json_set& b) noexcept; // below json_value
 };
 
 /// What a `json_bytes` was in JavaScript. The values are the indices Node's
@@ -447,6 +447,10 @@ private:
                object_type, json_bigint, json_date, json_map, json_set, json_bytes>
       value_;
 };
+
+// Defined here, not defaulted in place: comparing the members needs json_value complete.
+inline bool operator==(const json_map& a, const json_map& b) noexcept { return a.entries == b.entries; }
+inline bool operator==(const json_set& a, const json_set& b) noexcept { return a.elements == b.elements; }
 
 IPC_END_NAMESPACE
 
