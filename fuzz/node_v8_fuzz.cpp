@@ -34,6 +34,13 @@ namespace {
 bool has_nan(const ipc::json_value& v)
 {
   if (auto d = v.as_double(); v.is_double() && d && std::isnan(*d)) return true;
+  if (auto* d = v.as_date(); d && std::isnan(d->ms)) return true;
+  if (auto* m = v.as_map())
+    for (auto& [k, e] : m->entries)
+      if (has_nan(k) || has_nan(e)) return true;
+  if (auto* s = v.as_set())
+    for (auto& e : s->elements)
+      if (has_nan(e)) return true;
   if (auto* a = v.as_array())
     for (auto& e : *a)
       if (has_nan(e)) return true;

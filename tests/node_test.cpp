@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "ipc/node.hpp" // first: it configures Asio
 #include "ipc/converters/asio.hpp"
+#include "ipc/serializers/json.hpp"
 
 #include "support.hpp"
 
@@ -294,7 +295,7 @@ BOOST_AUTO_TEST_CASE(v8_values_node_writes_are_read)
   // What JSON cannot hold is refused, and bad buffers are errors, never crashes.
   from_v8("ff0f41015e00240001", ec); // a = []; a.push(a): a cycle
   BOOST_TEST(ec == ipc::node::errc::unsupported_value);
-  from_v8("ff0f440000000000000000", ec); // new Date(0)
+  from_v8("ff0f5222016100", ec); // /a/
   BOOST_TEST(ec == ipc::node::errc::unsupported_value);
   from_v8("ff0f6f2201", ec);
   BOOST_TEST(ec == ipc::errc::truncated_payload);
@@ -308,6 +309,191 @@ BOOST_AUTO_TEST_CASE(v8_values_node_writes_are_read)
   BOOST_TEST(ec == ipc::errc::protocol_mismatch);
   from_v8("ff0f3030", ec);
   BOOST_TEST(ec == ipc::errc::truncated_payload);
+}
+
+namespace {
+
+json_value bytes_value(ipc::json_bytes_type t, std::initializer_list<unsigned> b)
+{
+  ipc::json_bytes out{t, {}};
+  for (unsigned x : b) out.data.push_back(static_cast<std::byte>(x));
+  return json_value(std::move(out));
+}
+
+json_value bigint(std::string digits) { return json_value(ipc::json_bigint{std::move(digits)}); }
+json_value date(double ms) { return json_value(ipc::json_date{ms}); }
+
+/// What tests/node/values.js builds, as json_values (its invalid Date aside).
+json_value node_values()
+{
+  using t = ipc::json_bytes_type;
+  return json_value::object({
+    {"date", date(1700000000123.0)},
+    {"invalid_date", date(std::nan(""))},
+    {"big", bigint("123456789012345678901234567890")},
+    {"negative_big", bigint("-1606938044258990275541962092341162602522202993782792835301376")},
+    {"zero_big", bigint("0")},
+    {"map", json_value::map({{1, "one"},
+                             {"k", json_value::object({{"x", json_value::array({bigint("1")})}})},
+                             {date(0), nullptr}})},
+    {"set", json_value::set({"a", 2, json_value::map()})},
+    {"u8", bytes_value(t::uint8_array, {1, 2, 255})},
+    {"i16", bytes_value(t::int16_array, {0xfe, 0xff, 0x2c, 0x01})},
+    {"f64", bytes_value(t::float64_array, {0, 0, 0, 0, 0, 0, 0xf8, 0x3f})},
+    {"bi64", bytes_value(t::bigint64_array, {255, 255, 255, 255, 255, 255, 255, 255})},
+    {"bu64", bytes_value(t::biguint64_array, {255, 255, 255, 255, 255, 255, 255, 255})},
+    {"clamped", bytes_value(t::uint8_clamped_array, {7})},
+    {"view", bytes_value(t::data_view, {1, 2, 3})},
+    {"buffer", bytes_value(t::buffer, {'h', 0xc3, 0xa9, 'l', 'l', 'o'})},
+    {"array_buffer", bytes_value(t::array_buffer, {9, 8})},
+    {"empty", bytes_value(t::float32_array, {})},
+    {"nested", json_value::array({json_value::set({json_value::set({1})})})},
+  });
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(v8_values_json_lacks_are_written_and_read_as_node_does)
+{
+  // Each pair: a value, and the bytes node's ChildProcessSerializer writes for it.
+  using t = ipc::json_bytes_type;
+  const std::pair<json_value, const char*> cases[] = {
+    {date(1700000000123.0), "ff0f4400b08756febc7842"},
+    {bigint("12345678901234567890123"), "ff0f5a20cb444271764eb6429d02000000000000"},
+    {bigint("-5"), "ff0f5a110500000000000000"},
+    {bigint("0"), "ff0f5a00"},
+    {json_value::map({{1, "a"}, {"k", json_value::object({{"x", 1}})}}),
+     "ff0f3b490222016122016b6f22017849027b013a04"},
+    {json_value::set({1, "two"}), "ff0f274902220374776f2c02"},
+    {bytes_value(t::uint8_array, {1, 2, 3}), "ff0f5c000103010203"},
+    {bytes_value(t::buffer, {'h', 'i'}), "ff0f5c000a026869"},
+    {bytes_value(t::array_buffer, {9, 8}), "ff0f42020908"},
+    {bytes_value(t::float64_array, {0, 0, 0, 0, 0, 0, 0xf8, 0x3f}), "ff0f5c000808000000000000f83f"},
+    {bytes_value(t::data_view, {0, 0}), "ff0f5c0009020000"},
+    {bytes_value(t::bigint64_array, {255, 255, 255, 255, 255, 255, 255, 255}), "ff0f5c000b08ffffffffffffffff"},
+  };
+  for (const auto& [v, bytes] : cases) {
+    std::string out;
+    BOOST_REQUIRE(!ipc::node::write_v8(v, out));
+    BOOST_TEST(hex(out) == bytes);
+    std::error_code ec;
+    BOOST_TEST((from_v8(bytes, ec) == v), bytes);
+    BOOST_TEST(!ec, bytes);
+  }
+  // const m = new Map(); [m, m, new Date(0)]: the second is a back-reference, and the Map took
+  // an object id, so the Date's is counted right.
+  std::error_code ec;
+  const json_value m = from_v8("ff0f41033b3a005e01440000000000000000240003", ec);
+  BOOST_TEST(!ec);
+  BOOST_TEST((m == json_value::array({json_value::map(), json_value::map(), date(0)})));
+  // An invalid Date is NaN.
+  BOOST_TEST(std::isnan(from_v8("ff0f44000000000000f87f", ec).as_date()->ms));
+  // A BigInt of the largest size allowed, both ways.
+  std::string big = "1";
+  big += std::string(39000, '7');
+  std::string out;
+  BOOST_REQUIRE(!ipc::node::write_v8(bigint(big), out));
+  json_value back;
+  BOOST_REQUIRE(!ipc::node::read_v8(out, back, 1u << 20));
+  BOOST_TEST(back.as_bigint()->digits == big);
+}
+
+BOOST_AUTO_TEST_CASE(v8_values_json_lacks_are_refused_when_malformed)
+{
+  std::error_code ec;
+  from_v8("ff0f3b3a02", ec); // a Map that claims an entry it lacks
+  BOOST_TEST(ec == ipc::errc::invalid_json);
+  from_v8("ff0f274902", ec); // a Set without its end
+  BOOST_TEST(ec == ipc::errc::truncated_payload);
+  from_v8("ff0f3b4902", ec); // a Map key without its value
+  BOOST_TEST(ec == ipc::errc::truncated_payload);
+  from_v8("ff0f4400", ec); // a Date cut short
+  BOOST_TEST(ec == ipc::errc::truncated_payload);
+  from_v8("ff0f5a20cb44", ec); // a BigInt cut short
+  BOOST_TEST(ec == ipc::errc::truncated_payload);
+  from_v8("ff0f5c000d0100", ec); // a view type Node has no constructor for
+  BOOST_TEST(ec == ipc::errc::invalid_json);
+  from_v8("ff0f5c000301ff", ec); // an Int16Array of one byte
+  BOOST_TEST(ec == ipc::errc::invalid_json);
+  from_v8("ff0f5c000308ff", ec); // longer than the buffer
+  BOOST_TEST(ec == ipc::errc::truncated_payload);
+  from_v8("ff0f5c0200", ec); // an unknown host-object sub-tag
+  BOOST_TEST(ec == ipc::errc::invalid_json);
+  from_v8("ff0f4202090856010002", ec); // V8's own view over an ArrayBuffer
+  BOOST_TEST(ec);
+  from_v8("ff0f7a5a00", ec); // Object(0n): a boxed BigInt
+  BOOST_TEST(ec == ipc::node::errc::unsupported_value);
+  // Nesting is bounded for Maps and Sets as for arrays.
+  std::string deep = "ff0f";
+  for (int i = 0; i < 2000; ++i) deep += "27";
+  from_v8(deep, ec);
+  BOOST_TEST(ec == ipc::errc::invalid_json);
+  // A BigInt beyond max_bigint_bytes is refused before any conversion.
+  const auto varint = [](std::string& out, std::uint64_t v) {
+    for (; v >= 0x80; v >>= 7) out += static_cast<char>((v & 0x7F) | 0x80);
+    out += static_cast<char>(v);
+  };
+  std::string huge = "\xff\x0f" "Z";
+  const std::size_t n = ipc::node::max_bigint_bytes + 8;
+  varint(huge, n << 1);
+  huge.append(n, '\x01');
+  json_value v;
+  BOOST_TEST(ipc::node::read_v8(huge, v, 1u << 30) == ipc::node::errc::unsupported_value);
+  // Converting BigInts costs time quadratic in their size: one message buys a bounded amount.
+  std::string many = "\xff\x0f" "A";
+  varint(many, 8);
+  for (int i = 0; i < 8; ++i) {
+    many += 'Z';
+    varint(many, ipc::node::max_bigint_bytes << 1);
+    many.append(ipc::node::max_bigint_bytes, '\xff');
+  }
+  many += '$';
+  varint(many, 0);
+  varint(many, 8);
+  BOOST_TEST(ipc::node::read_v8(many, v, 1u << 30) == ipc::node::errc::unsupported_value);
+  many.resize(many.size() - 3 - 4 * (ipc::node::max_bigint_bytes + 4)); // four of them are fine
+  many[3] = 4;
+  many += '$';
+  varint(many, 0);
+  varint(many, 4);
+  BOOST_TEST(!ipc::node::read_v8(many, v, 1u << 30));
+  BOOST_TEST(v.size() == 4);
+  // Copies made for back-references pay for the bytes they copy: one 64 KiB string referenced
+  // 10,000 times in a 90 KiB message would be 640 MiB.
+  std::string expand = "\xff\x0f" "A";
+  varint(expand, 10000);
+  expand += "o\"\x01s\"";
+  varint(expand, 64 * 1024);
+  expand.append(64 * 1024, 'x');
+  expand += "{\x01";
+  for (int i = 1; i < 10000; ++i) expand += "^\x01"; // the object is id 1, after the array
+  expand += '$';
+  varint(expand, 0);
+  varint(expand, 10000);
+  BOOST_TEST(ipc::node::read_v8(expand, v, 8 * expand.size() + 1024) == ipc::node::errc::unsupported_value);
+}
+
+BOOST_AUTO_TEST_CASE(v8_writer_refuses_values_node_would_throw_on)
+{
+  using t = ipc::json_bytes_type;
+  std::string out = "keep";
+  for (const char* digits : {"", "-", "-0", "007", "+1", "1e3", "12a", " 1"})
+    BOOST_TEST(ipc::node::write_v8(bigint(digits), out) == ipc::errc::unrepresentable_value, digits);
+  BOOST_TEST(ipc::node::write_v8(bigint(std::string(50000, '9')), out) == ipc::errc::unrepresentable_value);
+  BOOST_TEST(ipc::node::write_v8(bytes_value(t::int16_array, {1, 2, 3}), out) == ipc::errc::unrepresentable_value);
+  BOOST_TEST(ipc::node::write_v8(bytes_value(static_cast<t>(40), {1}), out) == ipc::errc::unrepresentable_value);
+  json_value deep = json_value::set();
+  for (int i = 0; i < 2000; ++i) deep = json_value(ipc::json_set{{std::move(deep)}});
+  BOOST_TEST(ipc::node::write_v8(deep, out) == ipc::errc::unrepresentable_value);
+  BOOST_TEST(out == "keep");
+  // JSON has no form for them: 'json' mode and ipc::json refuse them instead of sending what
+  // JSON.stringify would ({} for a Map, a string for a Date, a TypeError for a BigInt).
+  for (const json_value& v : {date(0), bigint("1"), json_value::map(), json_value::set(),
+                              bytes_value(t::buffer, {}), json_value::array({date(1)})}) {
+    BOOST_TEST(ipc::node::write_json(v, out) == ipc::errc::unrepresentable_value);
+    ipc::byte_buffer b;
+    BOOST_TEST(ipc::json{}.encode(v, b) == ipc::errc::unrepresentable_value);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(v8_round_trips_varied_values)
@@ -516,6 +702,37 @@ BOOST_AUTO_TEST_CASE(cpp_parent_talks_to_a_node_child_in_advanced_mode)
   BOOST_TEST(h.wait().code == 0);
 }
 
+BOOST_AUTO_TEST_CASE(cpp_parent_and_node_child_agree_on_values_json_lacks)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto c = ipc::spawn<ipc::node::advanced>(io, "node", {script("values.js")});
+  // Node's values arrive as the json_values the test builds.
+  c.channel().send("send");
+  json_value got = c.channel().receive().value;
+  BOOST_REQUIRE(got.find("invalid_date") && got["invalid_date"].as_date());
+  BOOST_TEST(std::isnan(got["invalid_date"].as_date()->ms));
+  json_value want = node_values();
+  *got.find("invalid_date") = date(0); // NaN never compares equal
+  *want.find("invalid_date") = date(0);
+  BOOST_TEST((got == want));
+  // Ours arrive in Node deep-equal to what Node builds (classes included).
+  c.channel().send(node_values());
+  BOOST_TEST(*c.channel().receive().value.as_string() == "equal");
+  c.channel().close();
+  BOOST_TEST(c.wait().code == 0);
+
+  // A 'json' channel refuses them and stays usable.
+  auto j = ipc::spawn<ipc::node::json>(io, "node", {script("echo.js")});
+  std::error_code ec;
+  j.channel().send(node_values(), ec);
+  BOOST_TEST(ec == ipc::errc::unrepresentable_value);
+  j.channel().send("still here");
+  BOOST_TEST(*j.channel().receive().value.as_string() == "still here");
+  j.channel().close();
+  BOOST_TEST(j.wait().code == 0);
+}
+
 BOOST_AUTO_TEST_CASE(node_parent_talks_to_a_cpp_child_in_advanced_mode, *boost::unit_test::precondition(examples_built))
 {
   ipc_test::fd_guard guard;
@@ -523,7 +740,7 @@ BOOST_AUTO_TEST_CASE(node_parent_talks_to_a_cpp_child_in_advanced_mode, *boost::
   ipc::spawn_options o;
   o.stdio = {ipc::stdio::inherit, ipc::stdio::pipe, ipc::stdio::inherit};
   o.env["IPC_TEST_SERIALIZATION"] = "advanced";
-  auto c = ipc::spawn<ipc::node::json>(io, "node", {script("parent.js"), node_peer(), "messages", "handles"}, o);
+  auto c = ipc::spawn<ipc::node::json>(io, "node", {script("parent.js"), node_peer(), "messages", "values", "handles"}, o);
   const std::string out = read_all(*c.stdout_pipe());
   BOOST_TEST(c.wait().code == 0, out);
   BOOST_TEST(out.find("ok handles") != std::string::npos, out);
@@ -541,12 +758,14 @@ BOOST_AUTO_TEST_CASE(advanced_frames_that_break_the_rules_are_reported)
   ipc::node::channel ch(io.get_executor(), ipc::native_handle(sv[0]), opt);
   ipc::native_handle raw(sv[1]);
   const std::string input = unhex("0000000aff0f6f22016149027b01"   // {a: 1}
-                                   "0000000bff0f440000000000000000" // a Date
+                                   "0000000bff0f440000000000000000" // new Date(0)
+                                   "00000007ff0f5222016100"         // /a/
                                    "00000002ffff"                   // garbage
                                    "80000000");                     // 2 GiB: beyond the limit
   BOOST_REQUIRE(::write(raw.get(), input.data(), input.size()) == ssize_t(input.size()));
   std::error_code ec;
   BOOST_TEST((ch.receive(ec).value == json_value::object({{"a", 1}})));
+  BOOST_TEST((ch.receive(ec).value == json_value(ipc::json_date{0})));
   ch.receive(ec);
   BOOST_TEST(ec == ipc::node::errc::unsupported_value);
   ch.receive(ec);

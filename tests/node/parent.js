@@ -4,6 +4,7 @@
 'use strict';
 const cp = require('child_process');
 const net = require('net');
+const util = require('util');
 
 const [program, ...scenarios] = process.argv.slice(2);
 const serialization = process.env.IPC_TEST_SERIALIZATION || 'json';
@@ -109,6 +110,37 @@ const scenario = {
     child.kill('SIGTERM');
     await disconnected;
     await child.exited;
+  },
+
+  // ('advanced' only) Values JSON lacks come back deep-equal: same classes, same contents.
+  async values() {
+    if (serialization !== 'advanced') fail('the values scenario needs IPC_TEST_SERIALIZATION=advanced');
+    const child = start();
+    const map = new Map([[1, 'one'], ['k', {x: [1n, -(2n ** 130n)]}], [new Date(0), null], [{}, new Set()]]);
+    const values = [
+      new Date(1700000000123), 0n, 123456789012345678901234567890n, -(2n ** 64n), 2n ** 1000n,
+      map, new Set(['a', 2, map]), new Map(), new Set(),
+      new Uint8Array([1, 2, 255]), new Int8Array([-1]), new Uint8ClampedArray([7]),
+      new Int16Array([-2, 300]), new Uint16Array([65535]), new Int32Array([-5]), new Uint32Array([4e9]),
+      new Float32Array([1.5]), new Float64Array([Math.PI, -0, Infinity]), new BigInt64Array([-1n]),
+      new BigUint64Array([2n ** 64n - 1n]), new DataView(new Uint8Array([1, 2, 3]).buffer),
+      Buffer.from('h\u00e9llo'), new Uint8Array([9, 8]).buffer, new Float64Array(0), new ArrayBuffer(0),
+      new Uint8Array(new Uint8Array([1, 2, 3, 4]).buffer, 1, 2), // a view of part of its buffer
+      new Int32Array(new Uint8Array(9).buffer, 4, 1),           // and one at an offset
+      {when: new Date(-1), sizes: new Map([['a', 1n]]), blob: Buffer.alloc(100000, 7)},
+      [new Set([new Set([new Map([[new Set(), []]])])])],
+    ];
+    const shared = new Date(5);
+    values.push([shared, shared, map, map]); // back-references to a Date and a Map
+    for (let v of values) {
+      if (typeof v === 'bigint') v = [v]; // process.send refuses a bare BigInt (V8 would not)
+      child.send(v);
+      const [back] = await child.next();
+      if (!util.isDeepStrictEqual(back, v)) fail('values: sent ' + util.inspect(v) + ' got ' + util.inspect(back));
+    }
+    child.disconnect();
+    const st = await child.exited;
+    if (st.code !== 0) fail('child exit ' + JSON.stringify(st));
   },
 
   async messages() {

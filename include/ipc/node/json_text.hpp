@@ -459,6 +459,12 @@ inline errc write_value(std::string& out, const json_value& v, std::size_t depth
     out.push_back('}');
     return {};
   }
+  case json_type::bigint:
+  case json_type::date:
+  case json_type::map:
+  case json_type::set:
+  case json_type::bytes:
+    return errc::unrepresentable_value; // no JSON form (JSON.stringify would lose or throw)
   }
   return errc::unrepresentable_value;
 }

@@ -1,4 +1,4 @@
-// ipc/node/v8_value.hpp - the JSON-like subset of V8's ValueSerializer format ('advanced' mode).
+// ipc/node/v8_value.hpp - the subset of V8's ValueSerializer format Node's 'advanced' mode needs.
 // SPDX-License-Identifier: BSL-1.0
 #ifndef IPC_NODE_V8_VALUE_HPP
 #define IPC_NODE_V8_VALUE_HPP
@@ -9,6 +9,7 @@
 #include "ipc/node/json_text.hpp"
 #include "ipc/serializers/json_value.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <charconv>
 #include <cmath>
@@ -28,6 +29,16 @@ namespace node {
 
 /// The ValueSerializer format version written (what V8 11.3 in Node 20 writes and reads).
 inline constexpr std::uint32_t v8_format_version = 15;
+
+/// The largest BigInt read or written, in bytes of magnitude (2^17 bits, about 39,000 decimal
+/// digits). Converting between binary and decimal takes time quadratic in the size, so the
+/// bound keeps a peer's message from buying seconds of work; V8's own limit is 2^30 bits.
+inline constexpr std::size_t max_bigint_bytes = 16 * 1024;
+
+/// The conversion work all the BigInts of one message may cost, counted as the square of each
+/// one's size in 32-bit limbs: about four of the largest, or thousands of 64-bit ones (a few
+/// tens of milliseconds). Beyond it the message is refused, however many small BigInts led there.
+inline constexpr std::uint64_t max_bigint_work = std::uint64_t{1} << 26;
 
 namespace detail_v8 {
 
@@ -111,6 +122,102 @@ inline bool put_string(std::string& out, std::size_t base, std::string_view s)
   return true;
 }
 
+/// Decimal digits of a canonical BigInt (`-?(0|[1-9][0-9]*)`) to little-endian 32-bit limbs of
+/// its magnitude; false if @p digits is not canonical or too large.
+inline bool bigint_from_decimal(std::string_view digits, bool& negative, std::vector<std::uint32_t>& limbs)
+{
+  negative = !digits.empty() && digits.front() == '-';
+  if (negative) digits.remove_prefix(1);
+  if (digits.empty() || (digits.size() > 1 && digits.front() == '0') || (negative && digits == "0"))
+    return false;
+  for (char c : digits)
+    if (c < '0' || c > '9') return false;
+  // 2^(8 * max_bigint_bytes) has fewer than 8 * max_bigint_bytes * log10(2) + 1 digits.
+  if (digits.size() > max_bigint_bytes * 8 * 30103 / 100000 + 1) return false;
+  limbs.clear();
+  std::size_t i = 0;
+  while (i < digits.size()) {
+    const std::size_t n = std::min<std::size_t>(9, digits.size() - i);
+    std::uint64_t chunk = 0, scale = 1;
+    for (std::size_t k = 0; k < n; ++k, ++i) {
+      chunk = chunk * 10 + static_cast<std::uint64_t>(digits[i] - '0');
+      scale *= 10;
+    }
+    std::uint64_t carry = chunk;
+    for (auto& l : limbs) {
+      const std::uint64_t x = l * scale + carry;
+      l = static_cast<std::uint32_t>(x);
+      carry = x >> 32;
+    }
+    if (carry) limbs.push_back(static_cast<std::uint32_t>(carry));
+  }
+  if (limbs.size() * 4 > max_bigint_bytes + 4) return false;
+  return true;
+}
+
+/// Little-endian magnitude bytes to decimal digits (with '-' when @p negative and not zero).
+inline std::string bigint_to_decimal(const unsigned char* p, std::size_t n, bool negative)
+{
+  std::vector<std::uint32_t> limbs((n + 3) / 4, 0);
+  for (std::size_t i = 0; i < n; ++i) limbs[i / 4] |= static_cast<std::uint32_t>(p[i]) << (8 * (i % 4));
+  while (!limbs.empty() && limbs.back() == 0) limbs.pop_back();
+  if (limbs.empty()) return "0";
+  std::string rev; // least significant digit first
+  while (!limbs.empty()) {
+    std::uint64_t rem = 0;
+    for (std::size_t i = limbs.size(); i-- > 0;) {
+      const std::uint64_t x = rem << 32 | limbs[i];
+      limbs[i] = static_cast<std::uint32_t>(x / 1000000000u);
+      rem = x % 1000000000u;
+    }
+    while (!limbs.empty() && limbs.back() == 0) limbs.pop_back();
+    for (int k = 0; k < 9 && (rem != 0 || !limbs.empty()); ++k) {
+      rev.push_back(static_cast<char>('0' + rem % 10));
+      rem /= 10;
+    }
+  }
+  if (negative) rev.push_back('-');
+  return std::string(rev.rbegin(), rev.rend());
+}
+
+/// Writes a BigInt as V8 does: tag `Z`, a varint bitfield (bit 0 the sign, the rest the byte
+/// length), then the magnitude in little-endian 64-bit digits.
+inline bool put_bigint(std::string& out, std::string_view digits)
+{
+  bool negative = false;
+  std::vector<std::uint32_t> limbs;
+  if (!bigint_from_decimal(digits, negative, limbs)) return false;
+  if (limbs.size() % 2 != 0) limbs.push_back(0);
+  const std::size_t bytes = limbs.size() * 4;
+  if (bytes > max_bigint_bytes) return false;
+  out.push_back('Z');
+  put_varint(out, (std::uint64_t{bytes} << 1) | (negative ? 1u : 0u));
+  for (auto l : limbs)
+    for (int k = 0; k < 4; ++k) out.push_back(static_cast<char>(l >> (8 * k)));
+  return true;
+}
+
+/// Writes bytes as Node's ChildProcessSerializer does: an ArrayBuffer as V8's `B`, a view as a
+/// host object (`\`, Node's sub-tag 0, the view type, the byte length, the bytes).
+inline bool put_bytes(std::string& out, const json_bytes& b)
+{
+  const auto t = static_cast<unsigned>(b.type);
+  if (b.type != json_bytes_type::array_buffer && t > static_cast<unsigned>(json_bytes_type::biguint64_array))
+    return false;
+  // Node builds the view with byteLength / BYTES_PER_ELEMENT elements and throws on a fraction.
+  if (b.data.size() % element_size(b.type) != 0 || b.data.size() > 0xFFFFFFFFu) return false;
+  if (b.type == json_bytes_type::array_buffer) {
+    out.push_back('B');
+  } else {
+    out.push_back('\\');
+    put_varint(out, 0);
+    put_varint(out, t);
+  }
+  put_varint(out, b.data.size());
+  out.append(reinterpret_cast<const char*>(b.data.data()), b.data.size());
+  return true;
+}
+
 inline std::error_code put_value(std::string& out, std::size_t base, const json_value& v,
                                  std::size_t depth)
 {
@@ -162,6 +269,38 @@ inline std::error_code put_value(std::string& out, std::size_t base, const json_
     put_varint(out, o.size());
     return {};
   }
+  case json_type::bigint:
+    if (!put_bigint(out, v.as_bigint()->digits)) return ipc::errc::unrepresentable_value;
+    return {};
+  case json_type::date:
+    out.push_back('D');
+    put_double(out, v.as_date()->ms);
+    return {};
+  case json_type::map: {
+    if (depth >= max_json_depth) return ipc::errc::unrepresentable_value;
+    const auto& m = v.as_map()->entries;
+    out.push_back(';');
+    for (const auto& [k, e] : m) {
+      if (auto ec = put_value(out, base, k, depth + 1)) return ec;
+      if (auto ec = put_value(out, base, e, depth + 1)) return ec;
+    }
+    out.push_back(':');
+    put_varint(out, 2 * m.size());
+    return {};
+  }
+  case json_type::set: {
+    if (depth >= max_json_depth) return ipc::errc::unrepresentable_value;
+    const auto& e = v.as_set()->elements;
+    out.push_back('\'');
+    for (const auto& x : e)
+      if (auto ec = put_value(out, base, x, depth + 1)) return ec;
+    out.push_back(',');
+    put_varint(out, e.size());
+    return {};
+  }
+  case json_type::bytes:
+    if (!put_bytes(out, *v.as_bytes())) return ipc::errc::unrepresentable_value;
+    return {};
   }
   return ipc::errc::unrepresentable_value;
 }
@@ -188,6 +327,7 @@ public:
       first_pass_ = false;
       p_ = start;
       budget_ = budget;
+      bigint_work_ = max_bigint_work;
       next_id_ = 0;
     }
     return pass(out);
@@ -447,15 +587,117 @@ private:
         }
       return errc::unsupported_value;
     }
+    case 'D': {
+      const std::size_t id = next_id_++;
+      double ms;
+      if (!read_double(ms)) return ipc::errc::truncated_payload;
+      out = json_value(json_date{ms});
+      return completed(id, out);
+    }
+    case 'Z': {
+      std::uint64_t bits;
+      if (!varint(bits)) return ipc::errc::truncated_payload;
+      const std::uint64_t n = bits >> 1;
+      if (n > static_cast<std::uint64_t>(end_ - p_)) return ipc::errc::truncated_payload;
+      const std::uint64_t limbs = (n + 3) / 4;
+      if (n > max_bigint_bytes || limbs * limbs > bigint_work_) return errc::unsupported_value;
+      bigint_work_ -= limbs * limbs;
+      if (!first_pass_) out = json_value(json_bigint{bigint_to_decimal(p_, n, (bits & 1) != 0)});
+      p_ += n;
+      return {};
+    }
+    case ';':
+    case '\'': {
+      if (depth >= max_json_depth) return ipc::errc::invalid_json;
+      const std::size_t id = next_id_++;
+      const bool is_map = t == ';';
+      json_map m;
+      json_set set;
+      std::uint64_t count = 0, declared;
+      for (;;) {
+        while (p_ != end_ && *p_ == 0x00) ++p_;
+        if (p_ == end_) return ipc::errc::truncated_payload;
+        if (*p_ == (is_map ? ':' : ',')) {
+          ++p_;
+          break;
+        }
+        if (is_map) {
+          auto& e = m.entries.emplace_back();
+          if (auto ec = value(e.first, depth + 1)) return ec;
+          if (auto ec = value(e.second, depth + 1)) return ec;
+          count += 2;
+        } else {
+          if (auto ec = value(set.elements.emplace_back(), depth + 1)) return ec;
+          ++count;
+        }
+      }
+      if (!varint(declared) || declared != count) return ipc::errc::invalid_json;
+      out = is_map ? json_value(std::move(m)) : json_value(std::move(set));
+      return completed(id, out);
+    }
+    case 'B': {
+      const std::size_t id = next_id_++;
+      std::uint64_t n;
+      if (!length(n)) return ipc::errc::truncated_payload;
+      out = json_value(bytes(json_bytes_type::array_buffer, n));
+      return completed(id, out);
+    }
+    case '\\': { // a host object, written by Node's ChildProcessSerializer
+      const std::size_t id = next_id_++;
+      std::uint64_t sub;
+      if (!varint(sub)) return ipc::errc::truncated_payload;
+      if (sub == 1) { // not a view: Node sends a plain-object copy of it
+        if (depth >= max_json_depth) return ipc::errc::invalid_json;
+        if (auto ec = value(out, depth + 1)) return ec;
+        return completed(id, out);
+      }
+      std::uint64_t type, n;
+      if (sub != 0) return ipc::errc::invalid_json;
+      if (!varint(type) || !length(n)) return ipc::errc::truncated_payload;
+      const auto bt = static_cast<json_bytes_type>(type);
+      // Node throws on these: it has no constructor for the index, or the length is not a
+      // whole number of elements.
+      if (type > static_cast<std::uint64_t>(json_bytes_type::biguint64_array) || n % element_size(bt) != 0)
+        return ipc::errc::invalid_json;
+      out = json_value(bytes(bt, n));
+      return completed(id, out);
+    }
     default:
-      // Dates, RegExps, Maps, Sets, BigInts, errors, buffers and host objects (typed arrays).
+      // RegExps, errors, boxed primitives, V8's own array buffer views, shared memory...
       return errc::unsupported_value;
     }
   }
 
+  /// The next @p n bytes (already checked to be there) as a json_bytes of type @p t.
+  json_bytes bytes(json_bytes_type t, std::uint64_t n)
+  {
+    json_bytes b{t, {}};
+    const auto* q = reinterpret_cast<const std::byte*>(p_);
+    b.data.assign(q, q + n);
+    p_ += n;
+    return b;
+  }
+
+  /// What a copy of @p v costs: one per value, and one per 8 bytes of strings, BigInts and
+  /// bytes, so that copies of one large string cannot multiply it past the budget.
   std::size_t count_values(const json_value& v) const noexcept
   {
     std::size_t n = 1;
+    if (auto s = v.as_string()) n += s->size() / 8;
+    if (auto* b = v.as_bigint()) n += b->digits.size() / 8;
+    if (auto* b = v.as_bytes()) n += b->data.size() / 8;
+    if (auto* m = v.as_map())
+      for (auto& [k, e] : m->entries) {
+        n += count_values(k) + count_values(e);
+        if (n > budget_) return n;
+      }
+    if (auto* st = v.as_set())
+      for (auto& e : st->elements) {
+        n += count_values(e);
+        if (n > budget_) return n;
+      }
+    if (auto* o = v.as_object())
+      for (auto& m : *o) n += m.first.size() / 8;
     if (auto* a = v.as_array())
       for (auto& e : *a) {
         n += count_values(e);
@@ -472,6 +714,7 @@ private:
   const unsigned char* p_;
   const unsigned char* end_;
   std::size_t budget_;
+  std::uint64_t bigint_work_ = max_bigint_work;
   bool first_pass_ = false;
   std::size_t next_id_ = 0;                                 // V8 numbers objects and arrays in order
   std::vector<bool> wanted_;                                // ids some back-reference names
@@ -484,10 +727,14 @@ private:
 /// Appends the V8 ValueSerializer encoding of @p v (header `FF 0F`, then the value) to @p out:
 /// integers within 32 bits as Smis, other numbers as doubles (NaN and infinities included,
 /// unlike JSON), strings as one-byte or two-byte strings (lone surrogates, held as WTF-8, as
-/// themselves), arrays dense, objects plain.
+/// themselves), arrays dense, objects plain; BigInts, Dates, Maps and Sets as V8 writes them;
+/// ArrayBuffers as V8 writes them and views (typed arrays, DataViews, Buffers) as Node's
+/// `ChildProcessSerializer` does, so that Node gets back the same class.
 ///
 /// @returns success or `ipc::errc::unrepresentable_value` (a string that is not WTF-8, nesting
-/// deeper than `max_json_depth`); @p out is restored on failure.
+/// deeper than `max_json_depth`, a BigInt that is not canonical decimal or is larger than
+/// `max_bigint_bytes`, bytes that are not a whole number of elements of their view type, which
+/// Node would throw on); @p out is restored on failure.
 inline std::error_code write_v8(const json_value& v, std::string& out)
 {
   const std::size_t at = out.size();
@@ -507,14 +754,18 @@ inline std::error_code write_v8(const json_value& v, std::string& out)
 
 /// Reads one V8 ValueSerializer buffer (versions 13 to 15) into @p out: null, booleans,
 /// numbers, strings (one-byte, two-byte, UTF-8; lone surrogates become WTF-8), plain objects,
-/// dense and sparse arrays (holes and `undefined` become null), and objects or arrays
-/// referenced twice (copied). Number keys become their decimal text.
+/// dense and sparse arrays (holes and `undefined` become null), BigInts (`json_bigint`, decimal),
+/// Dates (`json_date`), Maps and Sets (`json_map`, `json_set`, in order), ArrayBuffers and the
+/// views Node writes as host objects (`json_bytes`), and objects or arrays referenced twice
+/// (copied). Number keys become their decimal text.
 ///
-/// @returns success; `node::errc::unsupported_value` for Dates, RegExps, Maps, Sets, BigInts,
-/// errors, buffers, typed arrays and other host objects, named properties on arrays, or more
-/// than @p max_values values (back-references and sparse lengths count); `errc::invalid_json`
-/// or `errc::truncated_payload` for a malformed buffer; `errc::protocol_mismatch` for an
-/// unknown format version.
+/// @returns success; `node::errc::unsupported_value` for RegExps, errors, boxed primitives,
+/// V8's own array buffer views, shared memory and other objects, cycles, named properties on
+/// arrays, BigInts larger than `max_bigint_bytes`, or more than @p max_values values
+/// (back-references and sparse lengths count, and a copy of a string or bytes costs one per 8
+/// bytes); `errc::invalid_json` or `errc::truncated_payload` for a malformed buffer (including
+/// a view type or length Node would throw on); `errc::protocol_mismatch` for an unknown format
+/// version.
 inline std::error_code read_v8(std::string_view in, json_value& out, std::size_t max_values)
 {
   try {

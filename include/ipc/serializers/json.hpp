@@ -294,6 +294,12 @@ inline errc write_json_value(const json_value& v, byte_buffer& out, std::size_t 
     out.push_back('}');
     return ok;
   }
+  case json_type::bigint:
+  case json_type::date:
+  case json_type::map:
+  case json_type::set:
+  case json_type::bytes:
+    return errc::unrepresentable_value; // no JSON form (JSON.stringify would lose or throw)
   }
   return errc::unrepresentable_value;
 }

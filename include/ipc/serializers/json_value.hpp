@@ -35,6 +35,85 @@ enum class json_type : std::uint8_t {
   string,
   array,
   object,
+  // JavaScript values that JSON has no form for. Only Node's 'advanced' serialization carries
+  // them (`ipc::node::read_v8` / `write_v8`); every JSON writer refuses them.
+  bigint,
+  date,
+  map,
+  set,
+  bytes,
+};
+
+class json_value;
+
+/// A JavaScript BigInt, any size: its decimal digits, with a leading '-' when negative
+/// (`"-12345678901234567890"`). Canonical form: no leading zeros, no "-0", no '+'; a writer
+/// refuses anything else.
+struct json_bigint {
+  std::string digits;
+  friend bool operator==(const json_bigint&, const json_bigint&) = default;
+};
+
+/// A JavaScript Date: milliseconds since 1970-01-01T00:00:00Z, as `Date.prototype.getTime()`
+/// gives them (NaN for an invalid date).
+struct json_date {
+  double ms = 0;
+  friend bool operator==(const json_date&, const json_date&) = default;
+};
+
+/// A JavaScript Map: entries in insertion order; keys are any values.
+struct json_map {
+  std::vector<std::pair<json_value, json_value>> entries;
+  friend bool operator==(const json_map& a, const json_map& b) noexcept; // below json_value
+};
+
+/// A JavaScript Set: elements in insertion order.
+struct json_set {
+  std::vector<json_value> elements;
+  friend bool operator==(const json_set& a, const json_set& b) noexcept; // below json_value
+};
+
+/// What a `json_bytes` was in JavaScript. The values are the indices Node's
+/// `v8.DefaultSerializer` writes (`array_buffer`, which V8 writes itself, aside).
+enum class json_bytes_type : std::uint8_t {
+  int8_array = 0,
+  uint8_array = 1,
+  uint8_clamped_array = 2,
+  int16_array = 3,
+  uint16_array = 4,
+  int32_array = 5,
+  uint32_array = 6,
+  float32_array = 7,
+  float64_array = 8,
+  data_view = 9,
+  buffer = 10, ///< Node's `Buffer`
+  bigint64_array = 11,
+  biguint64_array = 12,
+  array_buffer = 255,
+};
+
+/// The size in bytes of one element of @p t (1 for buffers, data views and array buffers).
+constexpr std::size_t element_size(json_bytes_type t) noexcept
+{
+  switch (t) {
+  case json_bytes_type::int16_array:
+  case json_bytes_type::uint16_array: return 2;
+  case json_bytes_type::int32_array:
+  case json_bytes_type::uint32_array:
+  case json_bytes_type::float32_array: return 4;
+  case json_bytes_type::float64_array:
+  case json_bytes_type::bigint64_array:
+  case json_bytes_type::biguint64_array: return 8;
+  default: return 1;
+  }
+}
+
+/// An ArrayBuffer, a typed array, a DataView or a Buffer: its type and its bytes (the view's
+/// bytes only, in host order). `data.size()` is a multiple of `element_size(type)`.
+struct json_bytes {
+  json_bytes_type type = json_bytes_type::uint8_array;
+  std::vector<std::byte> data;
+  friend bool operator==(const json_bytes&, const json_bytes&) = default;
 };
 
 namespace detail {
@@ -51,7 +130,9 @@ concept json_integer =
 
 } // namespace detail
 
-/// A JSON document held in memory: null, boolean, number, string, array or object.
+/// A JSON document held in memory: null, boolean, number, string, array or object; or one of
+/// the JavaScript values Node's 'advanced' serialization adds (BigInt, Date, Map, Set, typed
+/// arrays and buffers, see `json_type`), which JSON writers refuse.
 ///
 /// - Numbers keep `std::int64_t`, `std::uint64_t` and `double` apart (see `json_type`).
 /// - An object is an ordered vector of members. Members keep the order they were received or
@@ -110,6 +191,17 @@ public:
   /// An object.
   json_value(object_type o) noexcept : value_(std::in_place_type<object_type>, std::move(o)) {}
 
+  /// A BigInt (see `json_bigint`).
+  json_value(json_bigint b) noexcept : value_(std::in_place_type<json_bigint>, std::move(b)) {}
+  /// A Date (see `json_date`).
+  json_value(json_date d) noexcept : value_(std::in_place_type<json_date>, d) {}
+  /// A Map (see `json_map`).
+  json_value(json_map m) noexcept : value_(std::in_place_type<json_map>, std::move(m)) {}
+  /// A Set (see `json_set`).
+  json_value(json_set s) noexcept : value_(std::in_place_type<json_set>, std::move(s)) {}
+  /// Bytes: an ArrayBuffer, typed array, DataView or Buffer (see `json_bytes`).
+  json_value(json_bytes b) noexcept : value_(std::in_place_type<json_bytes>, std::move(b)) {}
+
   /// An array of @p elements: `json_value::array({1, "two", nullptr})`.
   static json_value array(std::initializer_list<json_value> elements = {})
   {
@@ -120,6 +212,18 @@ public:
   static json_value object(std::initializer_list<member_type> members = {})
   {
     return json_value(object_type(members));
+  }
+
+  /// A Map of @p entries in the given order: `json_value::map({{1, "one"}, {"k", true}})`.
+  static json_value map(std::initializer_list<std::pair<json_value, json_value>> entries = {})
+  {
+    return json_value(json_map{{entries.begin(), entries.end()}});
+  }
+
+  /// A Set of @p elements in the given order.
+  static json_value set(std::initializer_list<json_value> elements = {})
+  {
+    return json_value(json_set{{elements.begin(), elements.end()}});
   }
 
   /// The kind of value held.
@@ -202,6 +306,16 @@ public:
   const object_type* as_object() const noexcept { return std::get_if<object_type>(&value_); }
   object_type* as_object() noexcept { return std::get_if<object_type>(&value_); }
 
+  /// The BigInt, Date, Map, Set or bytes, or null if this is not one.
+  const json_bigint* as_bigint() const noexcept { return std::get_if<json_bigint>(&value_); }
+  const json_date* as_date() const noexcept { return std::get_if<json_date>(&value_); }
+  const json_map* as_map() const noexcept { return std::get_if<json_map>(&value_); }
+  json_map* as_map() noexcept { return std::get_if<json_map>(&value_); }
+  const json_set* as_set() const noexcept { return std::get_if<json_set>(&value_); }
+  json_set* as_set() noexcept { return std::get_if<json_set>(&value_); }
+  const json_bytes* as_bytes() const noexcept { return std::get_if<json_bytes>(&value_); }
+  json_bytes* as_bytes() noexcept { return std::get_if<json_bytes>(&value_); }
+
   /// The first member named @p key, or null if there is none or this is not an object.
   const json_value* find(std::string_view key) const noexcept
   {
@@ -273,6 +387,16 @@ public:
       return std::get<array_type>(a.value_) == std::get<array_type>(b.value_);
     case json_type::object:
       return std::get<object_type>(a.value_) == std::get<object_type>(b.value_);
+    case json_type::bigint:
+      return std::get<json_bigint>(a.value_) == std::get<json_bigint>(b.value_);
+    case json_type::date: // by value, as doubles compare: an invalid date equals no date
+      return std::get<json_date>(a.value_) == std::get<json_date>(b.value_);
+    case json_type::map:
+      return std::get<json_map>(a.value_) == std::get<json_map>(b.value_);
+    case json_type::set:
+      return std::get<json_set>(a.value_) == std::get<json_set>(b.value_);
+    case json_type::bytes:
+      return std::get<json_bytes>(a.value_) == std::get<json_bytes>(b.value_);
     default:
       return false; // numbers were handled above
     }
@@ -320,9 +444,13 @@ private:
 
   // The alternatives are in json_type order, so index() is the type.
   std::variant<std::nullptr_t, bool, std::int64_t, std::uint64_t, double, std::string, array_type,
-               object_type>
+               object_type, json_bigint, json_date, json_map, json_set, json_bytes>
       value_;
 };
+
+// Defined here, not defaulted in place: comparing the members needs json_value complete.
+inline bool operator==(const json_map& a, const json_map& b) noexcept { return a.entries == b.entries; }
+inline bool operator==(const json_set& a, const json_set& b) noexcept { return a.elements == b.elements; }
 
 IPC_END_NAMESPACE
 
