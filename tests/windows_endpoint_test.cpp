@@ -4,6 +4,9 @@
 #include "ipc/endpoint.hpp" // first: it configures Asio
 #include "ipc/process.hpp"
 #include "ipc/serializers/binary.hpp"
+#if !defined(IPC_DISABLE_JSON)
+#include "ipc/serializers/json.hpp"
+#endif
 
 #include <boost/test/unit_test.hpp>
 
@@ -18,6 +21,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -551,6 +555,24 @@ BOOST_AUTO_TEST_CASE(async_accept_can_be_cancelled_and_is_aborted_by_close)
   (void)ipc::connect<ipc::binary>(io, name, ec, {.timeout = 5s});
   BOOST_TEST((ec == std::errc::no_such_file_or_directory), ec.message());
 }
+
+#if !defined(IPC_DISABLE_JSON)
+BOOST_AUTO_TEST_CASE(json_messages_cross_a_named_pipe)
+{
+  handle_guard guard;
+  asio::io_context io;
+  const std::string name = unique_name("json");
+  ipc::acceptor<ipc::json> server(io, name);
+  ipc::channel<ipc::json> c = ipc::connect<ipc::json>(io, name);
+  ipc::channel<ipc::json> s = server.accept();
+  const std::map<std::string, std::vector<int>> m{{"a", {1, 2}}, {"\u00e9t\u00e9", {}}};
+  const std::string text = std::string("tab\tnul") + '\0' + "\U0001F600 quote\" end";
+  c.send(m);
+  c.send(text);
+  BOOST_TEST((s.receive<std::map<std::string, std::vector<int>>>().value == m));
+  BOOST_TEST(s.receive<std::string>().value == text);
+}
+#endif
 
 BOOST_AUTO_TEST_CASE(socket_paths_abstract_names_and_uid_checks_are_refused)
 {
