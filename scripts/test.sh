@@ -7,7 +7,7 @@
 #   asan    g++ with AddressSanitizer + UndefinedBehaviorSanitizer, all suites
 #   tsan    clang++ with ThreadSanitizer: the channel, process and endpoint suites
 #   windows cross-built with mingw-w64 (cross/mingw-w64.txt), the suites Windows has run under
-#           wine (no JSON: simdjson is not cross-built)
+#           wine (simdjson built from the amalgamation in its source package)
 #   fuzz    each libFuzzer target for FUZZ_SECONDS (default 60) from its seed corpus, FUZZ_JOBS
 #           (default 2) at a time
 #   checks  source rules (OS headers only under include/ipc/platform/), documentation
@@ -123,8 +123,14 @@ PY
       if [ ! -f "$WINEPREFIX/system.reg" ] && ! wineboot -i >build/wineboot.log 2>&1; then
         cat build/wineboot.log; fail "windows: wineboot"; continue
       fi
+      # simdjson: its amalgamation from Debian's source package, compiled into the cross build.
+      json=(-Djson=enabled -Dsimdjson_amalgamation="$root/build/simdjson-amalgamation")
+      if ! scripts/simdjson-amalgamation.sh build/simdjson-amalgamation; then
+        fail "windows: simdjson's source package (the json suite cannot run under wine)"
+        json=(-Djson=disabled)
+      fi
       meson_config windows c++ --cross-file build/mingw-include.ini --cross-file cross/mingw-w64.txt \
-        -Djson=disabled -Dexamples=false
+        "${json[@]}" -Dexamples=false
       ;;
     fuzz)
       echo "=== fuzz (${FUZZ_SECONDS}s each, $FUZZ_JOBS at a time) ==="

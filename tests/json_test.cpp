@@ -3,7 +3,7 @@
 #include "ipc/serializers/json.hpp"
 #include "ipc/serializers/json_value.hpp"
 
-#ifndef BOOST_TEST_DYN_LINK
+#if !defined(BOOST_TEST_DYN_LINK) && !defined(IPC_TEST_BOOST_HEADER_ONLY)
 #define BOOST_TEST_DYN_LINK
 #endif
 #include <boost/test/unit_test.hpp>

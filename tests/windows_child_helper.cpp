@@ -1,6 +1,7 @@
 // tests/windows_child_helper.cpp - the program the Windows process tests spawn (argv[1] picks
 // what it does). Windows only: it reads its own command line with CommandLineToArgvW.
 // SPDX-License-Identifier: BSL-1.0
+#include "ipc/endpoint.hpp"
 #include "ipc/process.hpp"
 #include "ipc/serializers/binary.hpp"
 
@@ -9,6 +10,7 @@
 #include <windows.h>
 #include <shellapi.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -144,6 +146,18 @@ int main(int argc, char** argv)
     ::WriteFile(f, "from child", 10, &n, nullptr);
     ::SetFilePointer(f, 0, nullptr, FILE_BEGIN);
     ch.send(std::string("file"), ipc::native_handle(f));
+    return 0;
+  }
+  if (mode == "connect_by_name" && argc > 2) {
+    // Connects to the server named argv[2] (not through the parent channel), says hello, and
+    // writes the text of the next message into the file handle that comes with it.
+    channel ch = ipc::connect<ipc::binary>(io, argv[2], {.timeout = std::chrono::seconds(30)});
+    ch.send("hello from " + std::to_string(::GetCurrentProcessId()));
+    auto m = ch.receive<std::string>();
+    ipc::native_handle h = m.take_handle(0);
+    DWORD n = 0;
+    const BOOL ok = ::WriteFile(h.get(), m.value.data(), static_cast<DWORD>(m.value.size()), &n, nullptr);
+    ch.send(std::string(ok ? "done" : "write failed"));
     return 0;
   }
   std::fprintf(stderr, "windows_child_helper: unknown mode '%s'\n", mode.c_str());

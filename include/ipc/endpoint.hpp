@@ -14,7 +14,6 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/associated_cancellation_slot.hpp>
 #include <asio/async_result.hpp>
-#include <asio/basic_socket_acceptor.hpp>
 #include <asio/cancellation_type.hpp>
 #include <asio/compose.hpp>
 #include <asio/error.hpp>
@@ -47,7 +46,8 @@ enum class endpoint_kind : unsigned char {
   /// A name in Linux's abstract socket namespace, written `@name`: no file, no permissions,
   /// gone when the server closes.
   abstract,
-  /// A Windows named pipe, written `\\.\pipe\name` (served by the Windows backend only).
+  /// A Windows named pipe, written `\\.\pipe\name` (served by the Windows backend only, which
+  /// serves nothing else).
   pipe,
 };
 
@@ -184,7 +184,7 @@ private:
 };
 
 /// This process's effective user id: the uid its peers see, and the value to give
-/// `acceptor_options::peer_uid` to accept only processes of the same user.
+/// `acceptor_options::peer_uid` to accept only processes of the same user (-1 on Windows).
 inline long current_user_id() noexcept
 {
   return platform::endpoint_traits::effective_uid();
@@ -202,7 +202,8 @@ struct acceptor_options {
   int backlog = 128;
   /// When set, only peers whose user id (SO_PEERCRED, as `channel::peer()` reports it) equals
   /// this are handed out; others are closed at once, counted in `rejected()`, and reported to
-  /// `on_reject`. A peer whose credentials cannot be read is refused too.
+  /// `on_reject`. A peer whose credentials cannot be read is refused too. Windows has no user
+  /// ids: there, listening with `peer_uid` set is `std::errc::operation_not_supported`.
   std::optional<long> peer_uid{};
   /// Called (on the thread that runs the accept) with the credentials of each refused peer
   /// (fields -1 where the kernel could not tell). It must not throw through an asynchronous
@@ -234,6 +235,8 @@ inline platform::endpoint_traits::address socket_address(const endpoint& ep, std
   if (ec) return {};
   switch (ep.kind()) {
   case endpoint_kind::path:
+    if (!backend::has_socket_files)
+      ec = std::make_error_code(std::errc::address_family_not_supported);
     return {ep.name(), false};
   case endpoint_kind::abstract:
     if (!backend::has_abstract_namespace)
@@ -242,7 +245,7 @@ inline platform::endpoint_traits::address socket_address(const endpoint& ep, std
   case endpoint_kind::pipe:
     if (!backend::has_named_pipes)
       ec = std::make_error_code(std::errc::address_family_not_supported);
-    return {ep.name(), false};
+    return {ep.name(), false, true};
   case endpoint_kind::none:
     break;
   }
@@ -266,6 +269,13 @@ inline platform::endpoint_traits::address socket_address(const endpoint& ep, std
 /// file if it is still the one this acceptor created, and only in the process that created it.
 /// The listening socket and every accepted one are close-on-exec.
 ///
+/// On Windows the endpoint is a `\\.\pipe\name`. Its instances admit only the current user
+/// (and LocalSystem) and no remote client; a name someone already serves is
+/// `std::errc::address_in_use`. One instance at a time waits for a client, so a second client
+/// waits in `connect` until the first is accepted (the backlog is one; `permissions` and
+/// `backlog` do not apply), and the name stays taken while connections accepted from it live,
+/// also after `close()` (docs/windows.md).
+///
 /// Rejected peers (see `acceptor_options::peer_uid`) are closed before any byte is read from
 /// them, counted by `rejected()`, passed to `acceptor_options::on_reject`, and the accept goes
 /// on with the next connection: an accept completes only with an admitted peer or an error.
@@ -276,7 +286,7 @@ inline platform::endpoint_traits::address socket_address(const endpoint& ep, std
 template <serializer Serializer, class Executor = asio::any_io_executor>
 class basic_acceptor {
   using backend = platform::endpoint_traits;
-  using socket_type = asio::basic_socket_acceptor<platform::traits::protocol, Executor>;
+  using listener_type = typename backend::template listener<Executor>;
 
 public:
   using executor_type = Executor;
@@ -371,25 +381,21 @@ public:
       ec = std::make_error_code(std::errc::invalid_argument);
       return;
     }
+    if (options.peer_uid && !backend::has_peer_uid) {
+      // Refused rather than ignored: a check the caller asked for must not silently pass.
+      ec = std::make_error_code(std::errc::operation_not_supported);
+      return;
+    }
     std::string file;
     if (ep.kind() == endpoint_kind::path) {
       // Remembered absolute, so that a later chdir does not make close() look elsewhere.
       file = std::filesystem::absolute(ep.path(), ec).string();
       if (ec) return;
     }
-    typename backend::file_identity identity;
-    ipc::native_handle fd(backend::listen(address, mode, options.backlog, identity, ec));
+    state_->socket.open(address, std::move(file), mode, options.backlog, ec);
     if (ec) return;
-    state_->socket.assign(platform::traits::protocol(), fd.get(), ec);
-    if (ec) {
-      backend::remove_socket_file(file, identity);
-      return;
-    }
-    (void)fd.release();
     state_->options = std::move(options);
     state_->local = ep;
-    state_->file = std::move(file);
-    state_->identity = identity;
   }
 
   // ---- observers ----------------------------------------------------------------------------
@@ -398,7 +404,8 @@ public:
   bool is_open() const noexcept { return state_ && state_->socket.is_open(); }
   /// The endpoint listened on (as given to `listen`).
   const endpoint& local_endpoint() const noexcept { return state_->local; }
-  /// The listening socket (still owned by the acceptor).
+  /// The listening socket (still owned by the acceptor); on Windows, the pipe instance that
+  /// waits for the next client.
   native_handle_type native_handle() const noexcept
   {
     return is_open() ? state_->socket.native_handle() : ipc::native_handle::invalid;
@@ -440,8 +447,7 @@ public:
     for (;;) {
       ipc::native_handle h = state_->try_accept(ec);
       if (ec == asio::error::would_block) {
-        (void)platform::traits::wait(state_->socket.native_handle(),
-                                     int(platform::traits::readiness::readable), ec);
+        state_->socket.wait(ec);
         if (!ec) continue;
       }
       if (ec) return channel_type(ex);
@@ -469,22 +475,12 @@ private:
   /// Shared with outstanding accepts, so that they survive a move of the acceptor.
   struct state {
     explicit state(const executor_type& ex) : socket(ex) {}
-    socket_type socket;
+    listener_type socket;
     acceptor_options options;
     endpoint local;
-    std::string file; // absolute path of our socket file, for removal
-    typename backend::file_identity identity;
     std::atomic<std::size_t> rejected{0};
 
-    void close() noexcept
-    {
-      if (!socket.is_open()) return;
-      // Unlink while still listening: see `remove_socket_file`.
-      if (!file.empty()) backend::remove_socket_file(file, identity);
-      file.clear();
-      std::error_code ignored;
-      socket.close(ignored);
-    }
+    void close() noexcept { socket.close(); }
 
     /// One connection from the queue that passes the peer check; `would_block` if none.
     ipc::native_handle try_accept(std::error_code& ec)
@@ -494,7 +490,7 @@ private:
         return {};
       }
       for (;;) {
-        ipc::native_handle h(backend::accept(socket.native_handle(), ec));
+        ipc::native_handle h(socket.accept(ec));
         if (ec) return {};
         if (!options.peer_uid) return h;
         std::error_code cec;
@@ -537,7 +533,7 @@ private:
       ipc::native_handle h = st->try_accept(ec);
       if (ec == asio::error::would_block) {
         at = phase::waiting;
-        st->socket.async_wait(socket_type::wait_read, std::move(self));
+        st->socket.async_wait(std::move(self));
         return;
       }
       channel_type ch(ex);
@@ -567,9 +563,12 @@ using acceptor = basic_acceptor<Serializer>;
 /// cannot reach; `no_such_file_or_directory` when no socket file exists; `connection_refused`
 /// when nobody listens (a stale file, a free abstract name); `permission_denied` when the socket
 /// file's permissions exclude this user; `timed_out` when the server's backlog stayed full for
-/// `options.timeout`.
+/// `options.timeout`. On Windows: `no_such_file_or_directory` when nobody serves the pipe name,
+/// `permission_denied` when its security excludes this user, `timed_out` while every instance
+/// stays taken.
 ///
-/// The connection is close-on-exec. Its `peer()` is the server process.
+/// The connection is close-on-exec (on Windows: not inheritable). Its `peer()` is the server
+/// process.
 template <serializer Serializer>
 channel<Serializer> connect(const asio::any_io_executor& ex, const endpoint& ep,
                             std::error_code& ec, const connect_options& options = {})
@@ -656,7 +655,6 @@ struct connect_op {
                            ? std::chrono::steady_clock::time_point::max()
                        : t.count() <= 0 ? now
                                         : now + t;
-        st->socket.reset(backend::open_connecting(ec));
       }
       if (ec) return finish(self, ec);
     } else {
@@ -666,7 +664,13 @@ struct connect_op {
       if (ec) return finish(self, ec);
       address = socket_address(st->ep, ec);
     }
-    if (backend::try_connect(st->socket.get(), address, ec)) {
+    auto raw = st->socket.get();
+    const bool connected = backend::try_connect(raw, address, ec);
+    if (raw != st->socket.get()) {
+      (void)st->socket.release();
+      st->socket.reset(raw);
+    }
+    if (connected) {
       channel<Serializer> ch(ex, std::move(st->socket), detail::own_socket, ec, st->options.channel);
       st->result.emplace(std::move(ch));
       return finish(self, ec);

@@ -6,10 +6,12 @@
 #include "ipc/platform/config.hpp"
 
 #if IPC_WINDOWS
-#error "the Windows backend is not written yet (include/ipc/platform/windows/)"
+#include "ipc/platform/windows/endpoint.hpp"
 #else
 #include "ipc/platform/posix/endpoint.hpp"
 #endif
+
+#include <asio/any_io_executor.hpp>
 
 #include <chrono>
 #include <concepts>
@@ -21,10 +23,14 @@ IPC_BEGIN_NAMESPACE
 namespace platform {
 
 /// What every named-endpoint backend provides; checked right here.
+///
+/// `listener<Executor>` is what an acceptor holds: `open` listens, `accept` takes one pending
+/// connection or reports `would_block`, `wait` blocks until one is pending and `async_wait`
+/// completes then (honouring the handler's cancellation slot), `close` stops listening.
 template <class P>
-concept endpoint_backend = requires(typename P::native_handle_type h, const typename P::address& a,
-                                    typename P::file_identity& id, std::error_code& ec,
-                                    const std::string& path)
+concept endpoint_backend = requires(typename P::native_handle_type& h, const typename P::address& a,
+                                    std::error_code& ec, std::string file,
+                                    typename P::template listener<asio::any_io_executor>& l)
 {
   {
     P::max_path_size
@@ -39,7 +45,13 @@ concept endpoint_backend = requires(typename P::native_handle_type h, const type
     P::has_abstract_namespace
     } -> std::convertible_to<bool>;
   {
+    P::has_socket_files
+    } -> std::convertible_to<bool>;
+  {
     P::has_named_pipes
+    } -> std::convertible_to<bool>;
+  {
+    P::has_peer_uid
     } -> std::convertible_to<bool>;
   {
     P::forever_threshold
@@ -48,25 +60,24 @@ concept endpoint_backend = requires(typename P::native_handle_type h, const type
     P::effective_uid()
     } -> std::convertible_to<long>;
   {
-    P::listen(a, 0600u, 16, id, ec)
-    } -> std::same_as<typename P::native_handle_type>;
-  P::remove_socket_file(path, id);
-  {
-    P::accept(h, ec)
-    } -> std::same_as<typename P::native_handle_type>;
-  {
     P::connect(a, std::chrono::milliseconds(1), ec)
-    } -> std::same_as<typename P::native_handle_type>;
-  {
-    P::open_connecting(ec)
     } -> std::same_as<typename P::native_handle_type>;
   {
     P::try_connect(h, a, ec)
     } -> std::same_as<bool>;
-  P::check_address(a, ec);
+  l.open(a, std::move(file), 0600u, 16, ec);
+  {
+    l.is_open()
+    } -> std::convertible_to<bool>;
+  {
+    l.accept(ec)
+    } -> std::same_as<typename P::native_handle_type>;
+  l.wait(ec);
+  l.close();
 };
 
 #if IPC_WINDOWS
+using endpoint_traits = windows::endpoint_traits;
 #else
 using endpoint_traits = posix::endpoint_traits;
 #endif // IPC_WINDOWS

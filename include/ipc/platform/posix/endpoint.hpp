@@ -3,9 +3,11 @@
 #ifndef IPC_PLATFORM_POSIX_ENDPOINT_HPP
 #define IPC_PLATFORM_POSIX_ENDPOINT_HPP
 
-#include "ipc/error.hpp"
 #include "ipc/platform/config.hpp"
+#include "ipc/error.hpp"
+#include "ipc/platform/posix/traits.hpp"
 
+#include <asio/basic_socket_acceptor.hpp>
 #include <asio/error.hpp>
 
 #include <cerrno>
@@ -44,12 +46,17 @@ struct endpoint_traits {
 #else
   static constexpr bool has_abstract_namespace = false;
 #endif
+  static constexpr bool has_socket_files = true;
   static constexpr bool has_named_pipes = false;
+  /// Peers are told apart by user id (SO_PEERCRED), so `acceptor_options::peer_uid` works.
+  static constexpr bool has_peer_uid = true;
 
-  /// A name as the socket layer sees it: a path, or an abstract name (without its '@').
+  /// A name as the socket layer sees it: a path, or an abstract name (without its '@'); `pipe`
+  /// (a Windows pipe name) never reaches this backend.
   struct address {
     std::string_view name;
     bool abstract = false;
+    bool pipe = false;
   };
 
   /// The socket file an acceptor created: it removes the file at close only if the path still
@@ -238,20 +245,20 @@ struct endpoint_traits {
     return -1;
   }
 
-  /// A new non-blocking, close-on-exec local stream socket, for `try_connect`.
-  static native_handle_type open_connecting(std::error_code& ec) noexcept
-  {
-    return open_socket(/*nonblocking=*/true, ec);
-  }
-
-  /// One non-blocking connect() attempt of @p fd to @p a. True once connected (@p fd is then
-  /// switched to blocking mode, as channels expect); `would_block` while the listener's
-  /// backlog is full (Linux gives EAGAIN and no readiness event to wait for: retry later).
-  static bool try_connect(native_handle_type fd, const address& a, std::error_code& ec)
+  /// One non-blocking connect() attempt to @p a, on @p fd (opened here, non-blocking and
+  /// close-on-exec, when it is -1; the caller owns it from then on, whatever the result). True
+  /// once connected (@p fd is then switched to blocking mode, as channels expect);
+  /// `would_block` while the listener's backlog is full (Linux gives EAGAIN and no readiness
+  /// event to wait for: retry later).
+  static bool try_connect(native_handle_type& fd, const address& a, std::error_code& ec)
   {
     sockaddr_un sa{};
     socklen_t len = 0;
     if (!make_address(a, sa, len, ec)) return false;
+    if (fd < 0) {
+      fd = open_socket(/*nonblocking=*/true, ec);
+      if (fd < 0) return false;
+    }
     for (;;) {
       if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), len) == 0 || errno == EISCONN)
         return set_nonblocking(fd, false, ec);
@@ -263,6 +270,79 @@ struct endpoint_traits {
       return false;
     }
   }
+
+  /// What an acceptor holds: a listening socket (an Asio acceptor, for its readiness waits) and
+  /// the identity of the socket file it created, removed at close while still ours.
+  template <class Executor>
+  class listener {
+  public:
+    using executor_type = Executor;
+    explicit listener(const Executor& ex) : socket_(ex) {}
+    listener(const listener&) = delete;
+    listener& operator=(const listener&) = delete;
+    ~listener() { close(); }
+
+    Executor get_executor() noexcept { return socket_.get_executor(); }
+    bool is_open() const noexcept { return socket_.is_open(); }
+    native_handle_type native_handle() noexcept { return socket_.native_handle(); }
+
+    /// Listens on @p a (see `endpoint_traits::listen`). @p file is the absolute path of a
+    /// `path` endpoint, remembered so that a later chdir does not make close() look elsewhere;
+    /// empty for the other kinds.
+    void open(const address& a, std::string file, unsigned mode, int backlog, std::error_code& ec)
+    {
+      file_identity id;
+      const int fd = endpoint_traits::listen(a, mode, backlog, id, ec);
+      if (ec) return;
+      socket_.assign(traits::protocol(), fd, ec);
+      if (ec) {
+        remove_socket_file(file, id);
+        ::close(fd);
+        return;
+      }
+      file_ = std::move(file);
+      id_ = id;
+    }
+
+    /// Removes the socket file (if still ours) while still listening, then closes.
+    void close() noexcept
+    {
+      if (!socket_.is_open()) return;
+      if (!file_.empty()) remove_socket_file(file_, id_);
+      file_.clear();
+      std::error_code ignored;
+      socket_.close(ignored);
+    }
+
+    /// One pending connection, or `would_block` (see `endpoint_traits::accept`).
+    native_handle_type accept(std::error_code& ec)
+    {
+      if (!socket_.is_open()) {
+        ec = asio::error::bad_descriptor;
+        return -1;
+      }
+      return endpoint_traits::accept(socket_.native_handle(), ec);
+    }
+
+    /// Blocks until a connection is pending (or the socket fails).
+    void wait(std::error_code& ec)
+    {
+      (void)traits::wait(socket_.native_handle(), int(traits::readiness::readable), ec);
+    }
+
+    /// Completes when a connection is pending; per-operation cancellation as Asio's.
+    template <class Handler>
+    void async_wait(Handler&& handler)
+    {
+      socket_.async_wait(socket_type::wait_read, std::forward<Handler>(handler));
+    }
+
+  private:
+    using socket_type = asio::basic_socket_acceptor<traits::protocol, Executor>;
+    socket_type socket_;
+    std::string file_;
+    file_identity id_;
+  };
 
   /// Checks that @p a can be represented as a `sockaddr_un` (length, platform support).
   static void check_address(const address& a, std::error_code& ec) noexcept
