@@ -70,7 +70,7 @@ struct outgoing_handle {
 /// Lives behind a shared_ptr so that a channel can be moved, and destroyed, while operations are
 /// outstanding: each operation keeps the core alive until it completes.
 template <class Serializer, class Executor>
-class channel_core : public std::enable_shared_from_this<channel_core<Serializer, Executor>>,
+class channel_core final : public std::enable_shared_from_this<channel_core<Serializer, Executor>>,
                      public connection_peer {
 public:
   using traits = platform::traits;

@@ -189,7 +189,7 @@ inline constexpr own_socket_t own_socket{};
 /// The state a channel shares with its outstanding operations (behind a shared_ptr, so the
 /// channel object can move or die while they run).
 template <class Executor>
-class node_core : public std::enable_shared_from_this<node_core<Executor>>,
+class node_core final : public std::enable_shared_from_this<node_core<Executor>>,
                   public ipc::detail::connection_peer {
 public:
   using traits = platform::traits;
