@@ -119,7 +119,7 @@ struct options {
 class cluster {
 public:
   cluster(asio::io_context& io, const options& opt)
-    : io_(io), opt_(opt),
+    : opt_(opt),
       server_(io, tcp::endpoint(asio::ip::address_v4::loopback(), opt.port)),
       signals_(io, SIGINT, SIGTERM), status_timer_(io)
   {
@@ -205,7 +205,6 @@ public:
   int exit_code_ = 0;
 
 private:
-  asio::io_context& io_;
   options opt_;
   ipc::shared_server server_;
   asio::signal_set signals_;
