@@ -46,8 +46,8 @@ enum class endpoint_kind : unsigned char {
   /// A name in Linux's abstract socket namespace, written `@name`: no file, no permissions,
   /// gone when the server closes.
   abstract,
-  /// A Windows named pipe, written `\\.\pipe\name` (served by the Windows backend only, which
-  /// serves nothing else).
+  /// A Windows named pipe, written with the `endpoint::pipe_prefix` (served by the Windows
+  /// backend only, which serves nothing else).
   pipe,
 };
 
