@@ -423,8 +423,9 @@ public:
 
   /// Hands connection @p s to a Node worker (`ipc::node::channel`) as a `net.Socket` with this
   /// server's key, beside @p msg: the Node process receives it with its message (the second
-  /// argument of its `message` event) and counts it in its socket list, which this server asks. Blocks
-  /// until Node acknowledges the handle, as `node::channel::send` does. @throws std::system_error
+  /// argument of its `message` event) and counts it in its socket list, which this server
+  /// asks. Blocks until Node acknowledges the handle, as `node::channel::send` does.
+  /// @throws std::system_error
   template <class E>
   void hand_off(node::basic_channel<E>& worker, const json_value& msg, asio::ip::tcp::socket&& s)
   {
