@@ -425,7 +425,7 @@ private:
     }
     if (!convert(out, ec, std::forward<H>(handles)...)) return;
     std::string passed_key;
-    if (key.empty()) key = pass_on_key(out, passed_key);
+    key = frame_key(out, key, passed_key);
     std::span<const std::byte> payload;
     if constexpr (contiguous_serializer_for<Serializer, T>) {
       payload = core_->serializer_.bytes_of(msg);
@@ -434,28 +434,29 @@ private:
       if ((ec = core_->serializer_.encode(msg, core_->scratch_))) return;
       payload = core_->scratch_.span();
     }
-    if (!key.empty()) core_->watch_verdicts();
     core_->send_frame(frame_kind::message, payload, out, ec, key);
   }
 
-  /// A connection this process received as a server's (keyed) goes on keyed too, so that the
-  /// next process counts it, and this one includes that count in its answers: returns the key
-  /// (kept in @p storage), or an empty one.
+  /// The key of a frame carrying @p out: @p key when the caller gave one (a server's own
+  /// hand-off), else the key of a connection this process received as a server's, which goes on
+  /// keyed too, so that the next process counts it and this one includes that count in its
+  /// answers (the key is kept in @p storage). A keyed frame has the channel read verdicts in the
+  /// background while its handles are in flight. Empty: not keyed.
   template <std::size_t N>
-  std::string_view pass_on_key(const std::array<detail::outgoing_handle, N>& out, std::string& storage)
+  std::string_view frame_key(const std::array<detail::outgoing_handle, N>& out, std::string_view key,
+                             std::string& storage)
   {
-    if constexpr (N == 0) {
-      return {};
-    } else {
-      for (const auto& h : out) {
-        if (auto k = detail::process_connections::get().key_of(h.handle.get())) {
+    if constexpr (N != 0) {
+      for (std::size_t i = 0; key.empty() && i < N; ++i) {
+        if (auto k = detail::process_connections::get().key_of(out[i].handle.get())) {
           storage = std::move(*k);
           detail::process_connections::get().passed_on(storage, core_);
-          return storage;
+          key = storage;
         }
       }
-      return {};
     }
+    if (!key.empty()) core_->watch_verdicts();
+    return key;
   }
 
   template <std::size_t N, class... H>
@@ -519,8 +520,7 @@ private:
       std::forward<HandleTuple>(handles));
     if (!ok) return ec;
     std::string passed_key;
-    if (key.empty()) key = pass_on_key(out, passed_key);
-    if (!key.empty()) core_->watch_verdicts();
+    key = frame_key(out, key, passed_key);
     const std::size_t head = core_type::head_size(out, key);
     e.bytes.resize(head);
     if constexpr (contiguous_serializer_for<Serializer, T>) {
