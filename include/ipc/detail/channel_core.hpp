@@ -895,11 +895,8 @@ private:
   /// Every query still waiting is answered: 0 connections (the peer is gone, or unreachable).
   void end_queries()
   {
-    auto q = std::move(pending_queries_);
-    pending_queries_.clear();
     queries_out_.clear();
-    for (auto& p : q)
-      asio::post(socket_.get_executor(), [done = std::move(p.done)] { done({}, 0); });
+    answer_all_with_zero(pending_queries_, socket_.get_executor());
   }
 
   bool has_reason_to_watch() const noexcept

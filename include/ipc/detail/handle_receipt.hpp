@@ -7,6 +7,8 @@
 #include "ipc/platform/config.hpp"
 #include "ipc/platform/traits.hpp"
 
+#include <asio/post.hpp>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -105,6 +107,17 @@ public:
 
 protected:
   ~connection_peer() = default;
+
+  /// Answers every count still waiting in @p waiting (entries with a `done` callback) with 0,
+  /// posted to @p ex: the peer is gone, so it holds nothing. Leaves @p waiting empty.
+  template <class Waiting, class Executor>
+  static void answer_all_with_zero(Waiting& waiting, const Executor& ex)
+  {
+    auto q = std::move(waiting);
+    waiting.clear();
+    for (auto& w : q)
+      asio::post(ex, [done = std::move(w.done)] { done({}, 0); });
+  }
 };
 
 /// The keyed connections this process received (through any channel), and the channels it

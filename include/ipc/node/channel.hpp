@@ -663,10 +663,7 @@ public:
   /// The peer cannot answer any more: every question gets 0.
   void end_counts()
   {
-    auto q = std::move(counts_);
-    counts_.clear();
-    for (auto& c : q)
-      asio::post(socket_.get_executor(), [done = std::move(c.done)] { done({}, 0); });
+    answer_all_with_zero(counts_, socket_.get_executor());
   }
 
   // ---- async machinery --------------------------------------------------------------------
