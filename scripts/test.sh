@@ -5,7 +5,8 @@
 #   gcc     g++ build, -Werror, all suites
 #   clang   clang++ build, -Werror, all suites
 #   asan    g++ with AddressSanitizer + UndefinedBehaviorSanitizer, all suites
-#   tsan    clang++ with ThreadSanitizer: the channel, process, endpoint and shared_server suites
+#   tsan    clang++ with ThreadSanitizer: the channel (and channel_portable), process, endpoint and
+#           shared_server suites
 #   windows cross-built with mingw-w64 (cross/mingw-w64.txt), the suites Windows has run under
 #           wine (simdjson built from the amalgamation in its source package)
 #   fuzz    each libFuzzer target for FUZZ_SECONDS (default 60) from its seed corpus, FUZZ_JOBS
@@ -109,7 +110,7 @@ PY
     clang) meson_config clang clang++-14 ;;
     asan) meson_config asan g++ -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false ;;
     tsan) meson_config tsan clang++-14 -Db_sanitize=thread -Db_lundef=false -Dexamples=false \
-            -Dtest_suites=channel,process,endpoint,shared_server ;;
+            -Dtest_suites=channel,channel_portable,process,endpoint,shared_server ;;
     windows)
       if ! scripts/deps.sh g++-mingw-w64-x86-64-posix wine wine64; then
         fail "windows: installing mingw-w64 and wine"; continue

@@ -85,15 +85,11 @@ static_assert(!ipc::transferable<std::string>);
 
 namespace {
 
+using ipc_test::read_line;
+using ipc_test::socket_pair;
+
 using bin_channel = ipc::channel<ipc::binary>;
 using tcp = asio::ip::tcp;
-
-std::pair<ipc::native_handle, ipc::native_handle> socket_pair()
-{
-  int sv[2];
-  BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-  return {ipc::native_handle(sv[0]), ipc::native_handle(sv[1])};
-}
 
 /// A forked child that adopts @p fd as its channel and runs @p body with it.
 template <class Body>
@@ -108,13 +104,6 @@ ipc_test::child_process forked(ipc::native_handle& mine, ipc::native_handle& the
   });
   theirs.reset();
   return c;
-}
-
-std::string read_line(tcp::socket& s)
-{
-  std::string line;
-  asio::read_until(s, asio::dynamic_buffer(line), '\n');
-  return line.substr(0, line.find('\n') + 1);
 }
 
 } // namespace

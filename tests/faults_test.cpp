@@ -29,14 +29,9 @@
 
 namespace {
 
-using raw_channel = ipc::channel<ipc::raw>;
+using ipc_test::socket_pair;
 
-std::pair<ipc::native_handle, ipc::native_handle> socket_pair()
-{
-  int sv[2];
-  BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-  return {ipc::native_handle(sv[0]), ipc::native_handle(sv[1])};
-}
+using raw_channel = ipc::channel<ipc::raw>;
 
 int dev_null() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
 

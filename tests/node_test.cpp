@@ -30,6 +30,8 @@
 
 namespace {
 
+using ipc_test::read_all;
+
 using ipc::json_value;
 namespace fs = std::filesystem;
 
@@ -87,14 +89,6 @@ boost::test_tools::assertion_result examples_built(boost::unit_test::test_unit_i
                                         fs::exists(build_root() / "examples" / "node_child"));
   r.message() << "examples not built (meson -Dexamples=true)";
   return r;
-}
-
-std::string read_all(asio::basic_readable_pipe<asio::any_io_executor>& p)
-{
-  std::string out;
-  std::error_code ec;
-  asio::read(p, asio::dynamic_buffer(out), ec);
-  return out;
 }
 
 /// A deterministic stream of varied messages: nesting, unicode (non-BMP, lone surrogates,

@@ -24,6 +24,8 @@
 
 namespace {
 
+using ipc_test::read_all;
+
 using bin_child = ipc::child<ipc::binary>;
 
 /// The helper program built beside the tests (its path comes from meson through the
@@ -33,15 +35,6 @@ std::string helper()
   const char* p = std::getenv("IPC_TEST_CHILD");
   BOOST_REQUIRE_MESSAGE(p != nullptr, "IPC_TEST_CHILD must name tests/child_helper");
   return p;
-}
-
-std::string read_all(asio::basic_readable_pipe<asio::any_io_executor>& p)
-{
-  std::string out;
-  std::error_code ec;
-  asio::read(p, asio::dynamic_buffer(out), ec);
-  BOOST_TEST((!ec || ec == asio::error::eof));
-  return out;
 }
 
 } // namespace

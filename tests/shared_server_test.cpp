@@ -26,6 +26,8 @@
 
 namespace {
 
+using ipc_test::read_line;
+
 using bin_channel = ipc::channel<ipc::binary>;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
@@ -183,13 +185,6 @@ bool counts_become(asio::io_context& io, ipc::shared_server& srv, std::size_t to
 }
 
 tcp::endpoint loopback() { return {asio::ip::address_v4::loopback(), 0}; }
-
-std::string read_line(tcp::socket& s)
-{
-  std::string line;
-  asio::read_until(s, asio::dynamic_buffer(line), '\n');
-  return line.substr(0, line.find('\n') + 1);
-}
 
 /// True once the peer has closed @p s (reads until end of stream), running @p io meanwhile: the
 /// parent's copy of a handed-off connection closes when the worker's ACK is read.

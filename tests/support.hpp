@@ -1,12 +1,23 @@
-// tests/support.hpp - helpers shared by the suites: descriptor counting and forked children.
+// tests/support.hpp - helpers shared by the POSIX suites: descriptor counting, forked children,
+// socket pairs and reading peers' output.
 // SPDX-License-Identifier: BSL-1.0
 #ifndef IPC_TESTS_SUPPORT_HPP
 #define IPC_TESTS_SUPPORT_HPP
+
+#include "ipc/native_handle.hpp"
+
+#include <asio/any_io_executor.hpp>
+#include <asio/basic_readable_pipe.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/read.hpp>
+#include <asio/read_until.hpp>
+#include <asio/streambuf.hpp>
 
 #include <boost/test/unit_test.hpp>
 
 #include <dirent.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +46,33 @@ struct fd_guard {
   int before = open_fds();
   ~fd_guard() { BOOST_CHECK_EQUAL(open_fds(), before); }
 };
+
+/// A connected Unix stream socketpair as owned, close-on-exec handles (for channels adopted in
+/// forked children).
+inline std::pair<ipc::native_handle, ipc::native_handle> socket_pair()
+{
+  int sv[2];
+  BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  return {ipc::native_handle(sv[0]), ipc::native_handle(sv[1])};
+}
+
+/// One line from @p s, its newline included (blocks until it is there).
+inline std::string read_line(asio::ip::tcp::socket& s)
+{
+  std::string line;
+  asio::read_until(s, asio::dynamic_buffer(line), '\n');
+  return line.substr(0, line.find('\n') + 1);
+}
+
+/// Everything a child writes to @p p until it closes it.
+inline std::string read_all(asio::basic_readable_pipe<asio::any_io_executor>& p)
+{
+  std::string out;
+  std::error_code ec;
+  asio::read(p, asio::dynamic_buffer(out), ec);
+  BOOST_TEST((!ec || ec == asio::error::eof));
+  return out;
+}
 
 /// A forked child running @p body; its exit status is 0 when @p body returns true. Exceptions
 /// and failed checks in the child become a non-zero status (the child never returns into the
