@@ -700,21 +700,13 @@ BOOST_AUTO_TEST_CASE(large_sync_and_async_exchanges_survive_a_signal_storm)
 
 // ---- sync sends while an async receive waits ------------------------------------------------
 
-/// Runs a test only with IPC_TEST_KNOWN_BUGS set: it shows a bug not fixed yet.
-boost::test_tools::assertion_result known_bug(boost::unit_test::test_unit_id)
+BOOST_AUTO_TEST_CASE(sync_senders_with_async_receives_pending_do_not_deadlock)
 {
-  return std::getenv("IPC_TEST_KNOWN_BUGS") != nullptr;
-}
-
-BOOST_AUTO_TEST_CASE(sync_senders_with_async_receives_pending_do_not_deadlock,
-                     *boost::unit_test::precondition(known_bug))
-{
-  // Both peers have an async_receive outstanding and make a sync send of 8 MiB. A blocked sync
-  // send drains the peer's bytes only when no receive is outstanding (drained bytes would
-  // otherwise sit in the spill with no readiness event left to wake that receive), so today
-  // both block for good, against DESIGN.md's "never let a blocking send deadlock two peers".
-  // Runs only with IPC_TEST_KNOWN_BUGS set until the channel drains in that case too; the
-  // child's alarm bounds the run.
+  // Both peers have an async_receive outstanding and make a sync send of 8 MiB. Each blocked
+  // sync send takes in the peer's bytes (into the spill) and wakes its own waiting receive,
+  // which then finds them there: DESIGN.md's "never let a blocking send deadlock two peers"
+  // holds with receives outstanding too. Before, a blocked send did not read while a receive
+  // was outstanding, and both blocked for good. The child's alarm bounds a regression.
   ipc_test::fd_guard guard;
   auto ends = socket_pair();
   auto& mine = ends.first;

@@ -15,6 +15,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/associated_cancellation_slot.hpp>
 #include <asio/async_result.hpp>
+#include <asio/bind_cancellation_slot.hpp>
 #include <asio/compose.hpp>
 #include <asio/post.hpp>
 
@@ -556,7 +557,11 @@ private:
         }
         core->receiving_ = true;
         self.reset_cancellation_state(asio::enable_total_cancellation());
-      } else if (ec) {
+        // The wait below listens to the core's signal, which a sync send may emit to wake it
+        // (see channel_core::wake_receive); the caller's cancellation goes through it too.
+        auto slot = self.get_cancellation_state().slot();
+        if (slot.is_connected()) slot.template emplace<forward_cancellation>(core.get());
+      } else if (ec && !(ec == asio::error::operation_aborted && woken(self))) {
         core->receiving_ = false;
         core->watch_peer();
         self.complete(ec, message<T>());
@@ -570,7 +575,10 @@ private:
         st = state::waiting;
         if (first || !self.get_cancellation_state().cancelled()) {
           core->before_async_wait();
-          core->socket_.async_wait(next_layer_type::wait_read, std::move(self));
+          core->receive_woken_ = false;
+          core->socket_.async_wait(next_layer_type::wait_read,
+                                   asio::bind_cancellation_slot(core->receive_wait_signal_.slot(),
+                                                                std::move(self)));
         }
         else {
           core->receiving_ = false;
@@ -589,6 +597,21 @@ private:
         return;
       }
       self.complete(rec, std::move(m));
+    }
+
+    struct forward_cancellation {
+      explicit forward_cancellation(core_type* c) noexcept : core(c) {}
+      core_type* core;
+      void operator()(asio::cancellation_type t) const { core->receive_wait_signal_.emit(t); }
+    };
+
+    /// Whether the wait ended because a sync send woke it (and the caller has not cancelled):
+    /// then the receive looks again instead of completing.
+    template <class Self>
+    bool woken(Self& self) const
+    {
+      return std::exchange(core->receive_woken_, false) && core->socket_.is_open() &&
+             !self.get_cancellation_state().cancelled();
     }
 
     template <class Self>

@@ -194,14 +194,17 @@ public:
       if (ec == asio::error::would_block) {
         // Both peers may be blocked writing large messages to each other. While waiting for
         // room, take in what the peer sends (bounded), so its write can finish and it can
-        // read ours: no deadlock between two sync senders.
-        drain = drain && !receiving_ && spill_.size() < drain_limit();
+        // read ours: no deadlock between two sync senders, whether or not either has an async
+        // receive waiting (which is woken: the bytes it waits for are in the spill now).
+        drain = drain && spill_.size() < drain_limit();
         int want = int(traits::readiness::writable) | (drain ? int(traits::readiness::readable) : 0);
         const int ready = traits::wait(fd, want, ec);
         if (ec) break;
         if (drain && (ready & int(traits::readiness::readable)) &&
-            !(ready & int(traits::readiness::writable)))
+            !(ready & int(traits::readiness::writable))) {
           drain = drain_once();
+          wake_receive();
+        }
         continue;
       }
       if (ec) break;
@@ -488,6 +491,12 @@ public:
   /// Keyed sends (shared_server) ask for their verdicts to be read as they come.
   void watch_verdicts() noexcept { watch_keyed_ = true; }
 
+  /// An async receive waits for the socket with this signal's slot (the receive forwards its
+  /// own cancellation into it). A blocked sync send that took the peer's bytes into the spill
+  /// emits it: those bytes will not make the socket readable again, so the receive must look.
+  asio::cancellation_signal receive_wait_signal_;
+  bool receive_woken_ = false; // the receive's wait was ended by wake_receive, not cancelled
+
   socket_type socket_;
   channel_options options_;
   bool drained_ = false; // the last read left nothing behind in the socket
@@ -518,6 +527,15 @@ private:
   /// Writes the next sequence number into a frame about to be written (taken for good once any
   /// of its bytes are out).
   void stamp(std::byte* frame) noexcept { detail::store_u32(frame + 8, next_sequence_); }
+
+  /// Ends the wait of an outstanding async receive (at most once per wait), so that it takes
+  /// the spilled bytes in (see `receive_wait_signal_`).
+  void wake_receive()
+  {
+    if (!receiving_ || receive_woken_) return;
+    receive_woken_ = true;
+    receive_wait_signal_.emit(asio::cancellation_type::total);
+  }
 
   /// How much a blocked sync sender buffers from its peer before it stops reading.
   std::size_t drain_limit() const noexcept
