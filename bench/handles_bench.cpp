@@ -311,12 +311,13 @@ int main(int argc, char** argv)
 
   std::printf("handle passing, one per message, %d passes x %d rounds; passes/s median [min-max]\n"
               "raw: SCM_RIGHTS of a dup; raw+conv: the same plus the converter's send and got (the\n"
-              "object work: Asio registration, checks, mappings); ipcxx: through a channel, ACKs on\n",
+              "object work: Asio registration, checks, mappings); ipcxx: through a channel, ACKs on;\n"
+              "bound: raw+conv/raw, the most any library could reach against raw for that type\n",
               passes, rounds);
-  std::printf("%-20s %-24s %-24s %-24s %-18s %s\n", "converter", "raw", "raw+conv", "ipcxx",
-              "ipcxx/raw", "ipcxx/raw+conv");
+  std::printf("%-20s %-24s %-24s %-24s %-18s %-18s %s\n", "converter", "raw", "raw+conv", "ipcxx",
+              "bound", "ipcxx/raw", "ipcxx/raw+conv");
   for (const row& r : rows) {
-    std::vector<double> raw, conv, ipc_rate, ratio, ratio_conv;
+    std::vector<double> raw, conv, ipc_rate, bound, ratio, ratio_conv;
     for (int round = 0; round < rounds; ++round) {
       // The order rotates from round to round.
       double a = 0, b = 0, c = 0;
@@ -330,12 +331,14 @@ int main(int argc, char** argv)
       raw.push_back(a);
       ipc_rate.push_back(b);
       conv.push_back(c);
+      bound.push_back(c / a);
       ratio.push_back(b / a);
       ratio_conv.push_back(b / c);
     }
-    std::printf("%-20s %-24s %-24s %-24s %-18s %s\n", r.name,
+    std::printf("%-20s %-24s %-24s %-24s %-18s %-18s %s\n", r.name,
                 span_of(raw, "%.0f [%.0f-%.0f]").c_str(), span_of(conv, "%.0f [%.0f-%.0f]").c_str(),
                 span_of(ipc_rate, "%.0f [%.0f-%.0f]").c_str(),
+                span_of(bound, "%.2f [%.2f-%.2f]").c_str(),
                 span_of(ratio, "%.2f [%.2f-%.2f]").c_str(),
                 span_of(ratio_conv, "%.2f [%.2f-%.2f]").c_str());
   }
