@@ -470,9 +470,11 @@ private:
         using handle_t = std::remove_cvref_t<decltype(h.object)>;
         out[i].handle = handle_converter<handle_t>::share(h.object, ec); // a duplicate, now
         out[i].type_name = handle_converter<handle_t>::type_name;
+        out[i].kind = handle_converter<handle_t>::kind;
       } else {
         out[i].handle = handle_converter<arg_t>::send(std::move(h), ec);
         out[i].type_name = handle_converter<arg_t>::type_name;
+        out[i].kind = handle_converter<arg_t>::kind;
       }
       ++i;
     };
