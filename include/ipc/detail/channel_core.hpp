@@ -62,11 +62,20 @@ struct ack_counts {
 
 namespace detail {
 
-/// A handle on its way out: the descriptor to transmit, its converter's wire name and kind.
+/// A handle on its way out: the descriptor to transmit, its converter's wire name, and the
+/// platform blob its table entry reserves (`traits::handle_blob_size` of its kind: none on
+/// POSIX), found once when the message is queued.
 struct outgoing_handle {
   native_handle handle;
   std::string_view type_name;
-  handle_kind kind = handle_kind::unknown;
+  std::size_t blob_size = 0;
+
+  void set(native_handle h, std::string_view name, handle_kind kind) noexcept
+  {
+    handle = std::move(h);
+    type_name = name;
+    blob_size = handle ? platform::traits::handle_blob_size(kind, handle.get()) : 0;
+  }
 };
 
 /// Lives behind a shared_ptr so that a channel can be moved, and destroyed, while operations are
@@ -109,7 +118,7 @@ public:
                                std::string_view key = {}) noexcept
   {
     std::size_t n = frame_header_size + (key.empty() ? 0 : 1 + key.size());
-    for (const auto& h : handles) n += handle_entry_size(h.type_name, blob_size(h));
+    for (const auto& h : handles) n += handle_entry_size(h.type_name, h.blob_size);
     return n;
   }
 
@@ -134,7 +143,7 @@ public:
     // in the peer's process, or a socket's protocol info).
     static constexpr std::byte no_blob[traits::max_handle_blob + 1] = {};
     for (const auto& h : handles) {
-      p = write_handle_entry(p, h.type_name, {no_blob, blob_size(h)}, ec);
+      p = write_handle_entry(p, h.type_name, {no_blob, h.blob_size}, ec);
       if (ec) return ec;
     }
     frame_header header;
@@ -146,12 +155,6 @@ public:
     header.table_size = static_cast<std::uint32_t>(p - out - frame_header_size);
     encode_frame_header(header, out);
     return {};
-  }
-
-  /// The blob an entry reserves for @p h (at most `traits::max_handle_blob`).
-  static std::size_t blob_size(const outgoing_handle& h) noexcept
-  {
-    return traits::handle_blob_size(h.kind, h.handle.get());
   }
 
   std::error_code check_can_send() const noexcept
