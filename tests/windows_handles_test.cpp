@@ -590,6 +590,54 @@ BOOST_AUTO_TEST_CASE(a_peer_that_dies_before_acknowledging_a_socket_leaks_nothin
   BOOST_TEST(read_to_end(client, 10).second); // the child's copy died with it, ours is closed
 }
 
+BOOST_AUTO_TEST_CASE(socket_entries_carry_protocol_info_and_others_a_handle_value)
+{
+  handle_guard guard;
+  using traits = ipc::platform::traits;
+  asio::io_context io;
+  std::error_code ec;
+  auto [w, r] = traits::create_pair(ec);
+  BOOST_REQUIRE(!ec);
+  bin_channel ch(io.get_executor(), ipc::native_handle(w));
+  tcp::socket client1(io), client2(io);
+  // A socket the converter says is one, a socket only the handle knows is one, and a file.
+  ch.send(std::string("three"), unbound<tcp::socket>{connected(client1)},
+          ipc::native_handle(reinterpret_cast<HANDLE>(connected(client2))), temp_file(L"ipcxx-wire"));
+  std::vector<std::byte> bytes(4096);
+  std::vector<HANDLE> none;
+  const std::size_t n = traits::receive_some(r, bytes, none, 0, false, ec);
+  BOOST_REQUIRE(!ec);
+  bytes.resize(n);
+  ipc::frame_header h;
+  BOOST_REQUIRE(!ipc::decode_frame_header(std::span<const std::byte, ipc::frame_header_size>(bytes.data(), ipc::frame_header_size), {}, h));
+  BOOST_REQUIRE(bytes.size() >= ipc::frame_header_size + h.table_size);
+  std::vector<ipc::native_handle> got;
+  std::vector<std::size_t> sizes;
+  BOOST_REQUIRE(!ipc::decode_handle_table(std::span(bytes).subspan(ipc::frame_header_size, h.table_size), 3,
+                                          [&](const ipc::handle_entry& e) {
+                                            sizes.push_back(e.blob.size());
+                                            HANDLE v = nullptr;
+                                            std::error_code hec;
+                                            traits::handle_from_blob(e.blob, v, hec);
+                                            BOOST_TEST(!hec, hec.message());
+                                            got.emplace_back(v);
+                                          }));
+  BOOST_REQUIRE_EQUAL(sizes.size(), 3u);
+  BOOST_TEST(sizes[0] == traits::socket_blob);
+  BOOST_TEST(sizes[1] == traits::socket_blob);
+  BOOST_TEST(sizes[2] == traits::duplicated_blob);
+  BOOST_TEST(std::to_integer<int>(bytes[ipc::frame_header_size + 1 + 15 + 2]) == int(traits::blob_socket));
+  for (int i = 0; i < 2; ++i) {
+    WSAPROTOCOL_INFOW info{};
+    int len = sizeof info;
+    BOOST_TEST(::getsockopt(reinterpret_cast<SOCKET>(got[i].get()), SOL_SOCKET, SO_PROTOCOL_INFOW,
+                            reinterpret_cast<char*>(&info), &len) == 0);
+    BOOST_TEST(info.iSocketType == SOCK_STREAM);
+  }
+  BOOST_TEST(::GetFileType(got[2].get()) == DWORD(FILE_TYPE_DISK));
+  ::CloseHandle(r);
+}
+
 BOOST_AUTO_TEST_CASE(a_malformed_socket_blob_breaks_the_channel_cleanly)
 {
   handle_guard guard;
