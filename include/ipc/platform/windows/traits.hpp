@@ -770,8 +770,9 @@ private:
 
   /// Takes the socket a peer exported for us (WSADuplicateSocketW with our pid) from its
   /// protocol info, and checks it is a socket of the family and type the info announces:
-  /// bytes from a peer are not trusted to be protocol info. What is not such a socket is not
-  /// closed either (it may be a handle of ours the info happened to name).
+  /// bytes from a peer are not trusted to be protocol info. A socket of another kind is
+  /// closed; what is no socket at all is left alone (wine's WSASocketW returns the handle value
+  /// the info names without looking, and it may name a handle of ours).
   static void import_socket(std::span<const std::byte> bytes, native_handle_type& out,
                             std::error_code& ec) noexcept
   {
@@ -786,8 +787,12 @@ private:
     }
     WSAPROTOCOL_INFOW got{};
     int size = sizeof got;
-    if (::getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOW, reinterpret_cast<char*>(&got), &size) != 0 ||
-        got.iAddressFamily != info.iAddressFamily || got.iSocketType != info.iSocketType) {
+    if (::getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOW, reinterpret_cast<char*>(&got), &size) != 0) {
+      ec = errc::invalid_handle;
+      return;
+    }
+    if (got.iAddressFamily != info.iAddressFamily || got.iSocketType != info.iSocketType) {
+      ::closesocket(s);
       ec = errc::invalid_handle;
       return;
     }
