@@ -9,6 +9,8 @@
 #include "ipc/shared_memory.hpp"
 #include "ipc/serializers/binary.hpp"
 
+#include "windows_handle_count.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <asio/io_context.hpp>
@@ -41,36 +43,9 @@ std::string helper()
   return s;
 }
 
-/// Open handles of this process, counted in the system's handle table
-/// (SystemExtendedHandleInformation): wine 8's GetProcessHandleCount always reports 0.
 DWORD handle_count()
 {
-  struct entry {
-    void* object;
-    ULONG_PTR pid, value;
-    ULONG access;
-    USHORT trace, type;
-    ULONG attributes, reserved;
-  };
-  struct table {
-    ULONG_PTR count, reserved;
-    entry handles[1];
-  };
-  using query_fn = LONG(WINAPI*)(int, void*, ULONG, ULONG*);
-  static const auto query = reinterpret_cast<query_fn>(
-    reinterpret_cast<void*>(::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "NtQuerySystemInformation")));
-  BOOST_REQUIRE(query != nullptr);
-  std::vector<char> buf(1u << 20);
-  ULONG len = 0;
-  LONG status;
-  while ((status = query(64, buf.data(), static_cast<ULONG>(buf.size()), &len)) == LONG(0xC0000004))
-    buf.resize(buf.size() * 2);
-  BOOST_REQUIRE(status == 0);
-  const auto* t = reinterpret_cast<const table*>(buf.data());
-  DWORD n = 0;
-  for (ULONG_PTR i = 0; i < t->count; ++i)
-    if (t->handles[i].pid == ::GetCurrentProcessId()) ++n;
-  return n;
+  return ipc_test::process_handle_count();
 }
 
 /// Wine opens a handle of its own, for good, the first time a process makes a connection: it
