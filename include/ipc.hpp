@@ -14,6 +14,7 @@
 #include "ipc/file.hpp"
 #include "ipc/frame.hpp"
 #include "ipc/handle_converter.hpp"
+#include "ipc/handle_kind.hpp"
 #include "ipc/message.hpp"
 #include "ipc/native_handle.hpp"
 #include "ipc/node.hpp"

@@ -3,9 +3,12 @@
 // SPDX-License-Identifier: BSL-1.0
 #include "ipc/endpoint.hpp"
 #include "ipc/process.hpp"
+#include "ipc/converters/asio.hpp"
 #include "ipc/serializers/binary.hpp"
 
 #include <asio/io_context.hpp>
+#include <asio/read.hpp>
+#include <asio/write.hpp>
 
 #include <windows.h>
 #include <shellapi.h>
@@ -158,6 +161,70 @@ int main(int argc, char** argv)
     DWORD n = 0;
     const BOOL ok = ::WriteFile(h.get(), m.value.data(), static_cast<DWORD>(m.value.size()), &n, nullptr);
     ch.send(std::string(ok ? "done" : "write failed"));
+    return 0;
+  }
+  if (mode == "tcp_serve") {
+    // Takes a connected TCP socket, reads the client's 5 bytes and answers "child:" + them,
+    // asynchronously on this process's io_context; then says what it read.
+    channel ch = up(io);
+    auto m = ch.receive<std::string>();
+    std::error_code ec;
+    auto taken = m.take_handle<asio::ip::tcp::socket>(0, io.get_executor(), ec);
+    if (ec || !taken) {
+      ch.send("take failed: " + ec.message());
+      return 5;
+    }
+    asio::ip::tcp::socket& s = *taken;
+    std::string got(5, '\0'), answer;
+    asio::async_read(s, asio::buffer(got), [&](std::error_code rec, std::size_t) {
+      if (rec) return;
+      answer = "child:" + got;
+      asio::async_write(s, asio::buffer(answer), [](std::error_code, std::size_t) {});
+    });
+    io.run();
+    ch.send(got);
+    return 0;
+  }
+  if (mode == "tcp_accept") {
+    // Takes a listening TCP socket, accepts one connection on it and writes "accepted".
+    channel ch = up(io);
+    auto m = ch.receive<std::string>();
+    std::error_code ec;
+    auto taken = m.take_handle<asio::ip::tcp::acceptor>(0, io.get_executor(), ec);
+    if (ec || !taken) {
+      ch.send("take failed: " + ec.message());
+      return 5;
+    }
+    asio::ip::tcp::acceptor& a = *taken;
+    asio::ip::tcp::socket s(io);
+    a.async_accept(s, [&](std::error_code aec) {
+      if (!aec) asio::async_write(s, asio::buffer("accepted", 8), [](std::error_code, std::size_t) {});
+    });
+    io.run();
+    ch.send(std::string("done"));
+    return 0;
+  }
+  if (mode == "udp_echo") {
+    // Takes a bound UDP socket and answers one datagram with "udp:" + it.
+    channel ch = up(io);
+    auto m = ch.receive<std::string>();
+    std::error_code ec;
+    auto taken = m.take_handle<asio::ip::udp::socket>(0, io.get_executor(), ec);
+    if (ec || !taken) {
+      ch.send("take failed: " + ec.message());
+      return 5;
+    }
+    asio::ip::udp::socket& u = *taken;
+    char buf[64];
+    asio::ip::udp::endpoint from;
+    std::string answer;
+    u.async_receive_from(asio::buffer(buf), from, [&](std::error_code rec, std::size_t n) {
+      if (rec) return;
+      answer = "udp:" + std::string(buf, n);
+      u.async_send_to(asio::buffer(answer), from, [](std::error_code, std::size_t) {});
+    });
+    io.run();
+    ch.send(std::string("done"));
     return 0;
   }
   std::fprintf(stderr, "windows_child_helper: unknown mode '%s'\n", mode.c_str());

@@ -3,6 +3,8 @@
 #include "ipc/process.hpp" // first: it configures Asio
 #include "ipc/serializers/binary.hpp"
 
+#include "windows_handle_count.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <asio/io_context.hpp>
@@ -30,12 +32,10 @@ std::string helper()
   return s;
 }
 
-/// Open handles of this process (wine and Windows both count them).
+/// Open handles of this process (see windows_handle_count.hpp).
 DWORD handle_count()
 {
-  DWORD n = 0;
-  ::GetProcessHandleCount(::GetCurrentProcess(), &n);
-  return n;
+  return ipc_test::process_handle_count();
 }
 
 /// Asserts that a scope leaves the process's handle count as it found it.

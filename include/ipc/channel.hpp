@@ -470,11 +470,11 @@ private:
       if (ec) return;
       if constexpr (detail::is_keep_open_v<arg_t>) {
         using handle_t = std::remove_cvref_t<decltype(h.object)>;
-        out[i].handle = handle_converter<handle_t>::share(h.object, ec); // a duplicate, now
-        out[i].type_name = handle_converter<handle_t>::type_name;
+        using converter = handle_converter<handle_t>;
+        out[i].set(converter::share(h.object, ec), converter::type_name, converter::kind); // a duplicate, now
       } else {
-        out[i].handle = handle_converter<arg_t>::send(std::move(h), ec);
-        out[i].type_name = handle_converter<arg_t>::type_name;
+        using converter = handle_converter<arg_t>;
+        out[i].set(converter::send(std::move(h), ec), converter::type_name, converter::kind);
       }
       ++i;
     };

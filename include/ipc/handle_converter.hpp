@@ -5,6 +5,7 @@
 
 #include "ipc/platform/config.hpp"
 #include "ipc/error.hpp"
+#include "ipc/handle_kind.hpp"
 #include "ipc/native_handle.hpp"
 
 #include <asio/any_io_executor.hpp>
@@ -15,9 +16,6 @@
 #include <utility>
 
 IPC_BEGIN_NAMESPACE
-
-/// What kind of OS object a handle is; the Windows backend picks its transfer primitive by it.
-enum class handle_kind { unknown, file, socket, pipe, process, memory };
 
 /// Specialize for each type that can travel beside a message (Node's `handleConversion`
 /// table, checked by the compiler). Declared, never defined: a type without a specialization

@@ -59,6 +59,11 @@ struct protocol_traits<asio::local::stream_protocol> {
 
 /// Takes the descriptor out of an Asio socket or acceptor (cancelling its pending operations,
 /// which complete with operation_aborted) and makes it close-on-exec.
+///
+/// On Windows, Asio's `release` also un-binds the socket from the io_context's completion port
+/// (a socket still bound there could not be used by the receiver), which needs Windows 8.1
+/// (wine 8 cannot do it). When it cannot, this fails with `operation_not_supported` and the
+/// object keeps its socket, open and usable; only its pending operations were cancelled.
 template <class Object>
 native_handle release_socket(Object& object, std::error_code& ec)
 {
@@ -66,8 +71,12 @@ native_handle release_socket(Object& object, std::error_code& ec)
     ec = errc::no_such_handle;
     return {};
   }
-  native_handle h(object.release(ec));
-  if (ec) return {};
+  const auto s = object.release(ec);
+  if (ec) {
+    if (ec == asio::error::operation_not_supported) ec = std::make_error_code(std::errc::operation_not_supported);
+    return {};
+  }
+  native_handle h(platform::traits::from_socket(s));
   platform::traits::set_close_on_exec(h.get(), ec);
   return ec ? native_handle() : std::move(h);
 }
@@ -90,7 +99,7 @@ Object adopt_socket(native_handle&& h, const asio::any_io_executor& ex, bool lis
     ec = errc::invalid_handle;
     return object;
   }
-  object.assign(protocol_traits<Protocol>::protocol(info.family), h.get(), ec);
+  object.assign(protocol_traits<Protocol>::protocol(info.family), platform::traits::to_socket(h.get()), ec);
   if (!ec) (void)h.release();
   return object;
 }
@@ -103,13 +112,22 @@ struct socket_converter {
   static constexpr handle_kind kind = handle_kind::socket;
 
   static native_handle send(object_type&& s, std::error_code& ec) { return release_socket(s, ec); }
+  /// A duplicate for `keep_open`. Refused (`operation_not_supported`) where the duplicate
+  /// would share the object's completion port binding and be of no use to the receiver
+  /// (Windows: `platform::traits::shares_bound_sockets`).
   static native_handle share(const object_type& s, std::error_code& ec)
   {
     if (!s.is_open()) {
       ec = errc::no_such_handle;
       return {};
     }
-    return native_handle::duplicate_of(const_cast<object_type&>(s).native_handle(), ec);
+    if constexpr (!platform::traits::shares_bound_sockets) {
+      ec = std::make_error_code(std::errc::operation_not_supported);
+      return {};
+    } else {
+      return native_handle::duplicate_of(
+        platform::traits::from_socket(const_cast<object_type&>(s).native_handle()), ec);
+    }
   }
   static object_type got(native_handle&& h, const asio::any_io_executor& ex, std::error_code& ec)
   {
@@ -117,13 +135,18 @@ struct socket_converter {
   }
 };
 
+/// Asio's local sockets travel where the backend says they do (POSIX; not Windows).
+template <class Protocol>
+concept transferable_stream_protocol =
+  std::same_as<Protocol, asio::ip::tcp> ||
+  (platform::traits::transfers_local_sockets && std::same_as<Protocol, asio::local::stream_protocol>);
+
 } // namespace detail
 
-/// A connected stream socket (TCP or local). The receiver reads and writes it as its own; the
-/// remote end sees one continuous connection. The sender's object is emptied by `send`.
+/// A connected stream socket (TCP, or local on POSIX). The receiver reads and writes it as its
+/// own; the remote end sees one continuous connection. The sender's object is emptied by `send`.
 template <class Protocol, class Executor>
-  requires std::same_as<Protocol, asio::ip::tcp> ||
-           std::same_as<Protocol, asio::local::stream_protocol>
+  requires detail::transferable_stream_protocol<Protocol>
 struct handle_converter<asio::basic_stream_socket<Protocol, Executor>>
   : detail::socket_converter<asio::basic_stream_socket<Protocol, Executor>, Protocol, false> {
   static constexpr std::string_view type_name =
@@ -138,11 +161,10 @@ struct handle_converter<asio::basic_datagram_socket<asio::ip::udp, Executor>>
   static constexpr std::string_view type_name = "asio.udp.socket";
 };
 
-/// A listening socket (TCP or local). The receiver accepts on it; several processes may accept
-/// on the same listening socket (each connection goes to one of them).
+/// A listening socket (TCP, or local on POSIX). The receiver accepts on it; several processes
+/// may accept on the same listening socket (each connection goes to one of them).
 template <class Protocol, class Executor>
-  requires std::same_as<Protocol, asio::ip::tcp> ||
-           std::same_as<Protocol, asio::local::stream_protocol>
+  requires detail::transferable_stream_protocol<Protocol>
 struct handle_converter<asio::basic_socket_acceptor<Protocol, Executor>>
   : detail::socket_converter<asio::basic_socket_acceptor<Protocol, Executor>, Protocol, true> {
   static constexpr std::string_view type_name =

@@ -10,6 +10,7 @@
 #include "ipc/detail/pending_handler.hpp"
 #include "ipc/error.hpp"
 #include "ipc/frame.hpp"
+#include "ipc/handle_kind.hpp"
 #include "ipc/message.hpp"
 #include "ipc/native_handle.hpp"
 #include "ipc/platform/traits.hpp"
@@ -61,10 +62,20 @@ struct ack_counts {
 
 namespace detail {
 
-/// A handle on its way out: the descriptor to transmit and its converter's wire name.
+/// A handle on its way out: the descriptor to transmit, its converter's wire name, and the
+/// platform blob its table entry reserves (`traits::handle_blob_size` of its kind: none on
+/// POSIX), found once when the message is queued.
 struct outgoing_handle {
   native_handle handle;
   std::string_view type_name;
+  std::size_t blob_size = 0;
+
+  void set(native_handle h, std::string_view name, handle_kind kind) noexcept
+  {
+    handle = std::move(h);
+    type_name = name;
+    blob_size = handle ? platform::traits::handle_blob_size(kind, handle.get()) : 0;
+  }
 };
 
 /// Lives behind a shared_ptr so that a channel can be moved, and destroyed, while operations are
@@ -107,7 +118,7 @@ public:
                                std::string_view key = {}) noexcept
   {
     std::size_t n = frame_header_size + (key.empty() ? 0 : 1 + key.size());
-    for (const auto& h : handles) n += handle_entry_size(h.type_name, traits::max_handle_blob);
+    for (const auto& h : handles) n += handle_entry_size(h.type_name, h.blob_size);
     return n;
   }
 
@@ -127,11 +138,12 @@ public:
     std::error_code ec;
     std::byte* p = out + frame_header_size;
     if (!key.empty()) p = write_connection_key(p, key);
-    // Each entry reserves the platform's blob (none on POSIX); the transport fills it in as
-    // the frame's first byte is written (Windows: the handle's value in the peer's process).
+    // Each entry reserves the platform's blob for its kind of handle (none on POSIX); the
+    // transport fills it in as the frame's first byte is written (Windows: the handle's value
+    // in the peer's process, or a socket's protocol info).
     static constexpr std::byte no_blob[traits::max_handle_blob + 1] = {};
     for (const auto& h : handles) {
-      p = write_handle_entry(p, h.type_name, {no_blob, traits::max_handle_blob}, ec);
+      p = write_handle_entry(p, h.type_name, {no_blob, h.blob_size}, ec);
       if (ec) return ec;
     }
     frame_header header;

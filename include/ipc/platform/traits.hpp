@@ -4,6 +4,7 @@
 #define IPC_PLATFORM_TRAITS_HPP
 
 #include "ipc/platform/config.hpp"
+#include "ipc/handle_kind.hpp"
 
 #if IPC_WINDOWS
 #include "ipc/platform/windows/traits.hpp"
@@ -29,6 +30,7 @@ concept platform_traits = requires(typename P::native_handle_type h, std::error_
                                    std::vector<typename P::native_handle_type>& got) {
   { P::invalid_handle } -> std::convertible_to<typename P::native_handle_type>;
   { P::max_handle_blob } -> std::convertible_to<std::size_t>;
+  { P::handle_blob_size(handle_kind::unknown, h) } -> std::convertible_to<std::size_t>;
   { P::max_handles_per_message } -> std::convertible_to<std::size_t>;
   P::close_handle(h);
   { P::duplicate_handle(h, ec) } -> std::same_as<typename P::native_handle_type>;

@@ -5,6 +5,7 @@
 
 #include "ipc/platform/config.hpp"
 #include "ipc/error.hpp"
+#include "ipc/handle_kind.hpp"
 
 #include <asio/buffer.hpp>
 #include <asio/local/stream_protocol.hpp>
@@ -41,6 +42,8 @@ struct traits {
 
   /// Largest platform blob a handle-table entry may carry (POSIX sends descriptors out of band).
   static constexpr std::size_t max_handle_blob = 0;
+  /// The blob an entry reserves for a handle: none, whatever its kind.
+  static constexpr std::size_t handle_blob_size(handle_kind, native_handle_type) noexcept { return 0; }
   /// The kernel's per-message limit on SCM_RIGHTS descriptors (SCM_MAX_FD on Linux).
   static constexpr std::size_t max_handles_per_message = 253;
 
@@ -71,6 +74,15 @@ struct traits {
     ec.clear();
     return {fds[0], fds[1]};
   }
+
+  /// Asio's sockets are descriptors too.
+  using socket_handle_type = int;
+  static constexpr int to_socket(native_handle_type fd) noexcept { return fd; }
+  static constexpr native_handle_type from_socket(int fd) noexcept { return fd; }
+  /// A duplicate of a socket an io_context uses can be used by another process (or context).
+  static constexpr bool shares_bound_sockets = true;
+  /// Asio's local (AF_UNIX) stream sockets and acceptors have converters.
+  static constexpr bool transfers_local_sockets = true;
 
   /// What kind of socket a descriptor is, for converters that rebuild typed sockets.
   enum class socket_family { local, ipv4, ipv6, other };

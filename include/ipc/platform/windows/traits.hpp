@@ -5,6 +5,7 @@
 
 #include "ipc/platform/config.hpp"
 #include "ipc/error.hpp"
+#include "ipc/handle_kind.hpp"
 
 // Asio first: it includes <winsock2.h> before <windows.h>, as Winsock 2 requires.
 #include <asio/any_io_executor.hpp>
@@ -14,6 +15,7 @@
 #include <asio/windows/overlapped_ptr.hpp>
 #include <asio/windows/stream_handle.hpp>
 
+#include <winsock2.h>
 #include <windows.h>
 
 #include <algorithm>
@@ -65,9 +67,12 @@ struct pipe_state : std::enable_shared_from_this<pipe_state> {
   std::error_code write_error;    // how a write counted as done failed later
   std::unique_ptr<asio::windows::overlapped_ptr> write_waiter; // an async "writable" wait
   /// The process at the other end, when the pipe cannot tell (set by spawn: the parent made
-  /// both ends, so the pipe names the parent as both client and server). 0: ask the pipe.
+  /// both ends, so the pipe names the parent as both client and server). 0: ask the pipe (the
+  /// answer is kept here once `peer_process` has found it).
   DWORD peer_pid = 0;
-  HANDLE peer_process = nullptr;  // opened with PROCESS_DUP_HANDLE on the first handle sent
+  /// Opened with PROCESS_DUP_HANDLE on the first handle sent. Held open, it also keeps the pid
+  /// from naming another process while the channel lives (WSADuplicateSocketW takes a pid).
+  HANDLE peer_process = nullptr;
 
   pipe_state(const pipe_state&) = delete;
   pipe_state& operator=(const pipe_state&) = delete;
@@ -221,13 +226,28 @@ struct traits {
   using stream = pipe_stream<Executor>;
   using protocol = pipe_protocol;
 
-  /// Handles travel in the frame's handle table: the sender duplicates each into the peer's
-  /// process as the frame's first byte is written (see `export_handles`), and the entry's blob
-  /// carries the value the handle has there: u8 method (1: DuplicateHandle), u64 value. Every
-  /// entry reserves this many blob bytes.
-  static constexpr std::size_t max_handle_blob = 9;
-  static constexpr std::size_t max_handles_per_message = 253;
+  /// Handles travel in the frame's handle table: the sender makes each one the peer's as the
+  /// frame's first byte is written (see `export_handles`), and the entry's blob says how the
+  /// peer takes it. The blob starts with a method byte:
+  ///   1 (`blob_duplicated`): DuplicateHandle made a copy in the peer's process; u64 its value
+  ///     there (9 bytes in all);
+  ///   2 (`blob_socket`): a socket; the WSAPROTOCOL_INFOW that WSADuplicateSocketW filled in
+  ///     for the peer's pid, which the peer hands to WSASocketW (629 bytes in all). Sockets
+  ///     never go through DuplicateHandle: layered providers would lose track of the copy.
+  /// Each entry reserves the blob its kind of handle needs (`handle_blob_size`).
   static constexpr std::uint8_t blob_duplicated = 1;
+  static constexpr std::uint8_t blob_socket = 2;
+  static constexpr std::size_t duplicated_blob = 1 + 8;
+  static constexpr std::size_t socket_blob = 1 + sizeof(WSAPROTOCOL_INFOW);
+  static constexpr std::size_t max_handle_blob = std::max(duplicated_blob, socket_blob);
+  static constexpr std::size_t max_handles_per_message = 253;
+
+  /// The blob an entry reserves for @p h: a socket's protocol info, or a handle value. A
+  /// converter that says `socket` is believed; any other handle is asked whether it is one.
+  static std::size_t handle_blob_size(handle_kind kind, native_handle_type h) noexcept
+  {
+    return kind == handle_kind::socket || is_socket(h) ? socket_blob : duplicated_blob;
+  }
 
   /// Largest piece one write copies and hands to the pipe.
   static constexpr std::size_t max_write = 256u << 10;
@@ -241,13 +261,25 @@ struct traits {
     else ::CloseHandle(h);
   }
 
-  /// A second handle to the same object. Sockets are refused (`operation_not_supported`):
-  /// DuplicateHandle must not be used on them (layered providers lose track of the copy).
+  /// A second handle to the same object, not inheritable. A socket is duplicated the Winsock
+  /// way (WSADuplicateSocketW for this process, then WSASocketW), never with DuplicateHandle.
+  /// The copy shares the socket's completion port binding (see docs/windows.md).
   static native_handle_type duplicate_handle(native_handle_type h, std::error_code& ec) noexcept
   {
     if (is_socket(h)) {
-      ec = std::make_error_code(std::errc::operation_not_supported);
-      return nullptr;
+      WSAPROTOCOL_INFOW info{};
+      if (::WSADuplicateSocketW(to_socket(h), ::GetCurrentProcessId(), &info) != 0) {
+        ec = wsa_error();
+        return nullptr;
+      }
+      const SOCKET s = ::WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO,
+                                    &info, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+      if (s == INVALID_SOCKET) {
+        ec = wsa_error();
+        return nullptr;
+      }
+      ec.clear();
+      return from_socket(s);
     }
     HANDLE out = nullptr;
     const HANDLE self = ::GetCurrentProcess();
@@ -316,6 +348,76 @@ struct traits {
       return;
     }
     ec.clear();
+  }
+
+  // ---- sockets, for the Asio converters -------------------------------------------------------
+
+  /// Asio's sockets are `SOCKET`s; a handle that crosses a channel is a `HANDLE` (a socket is
+  /// one, for the kernel).
+  using socket_handle_type = SOCKET;
+  static SOCKET to_socket(native_handle_type h) noexcept
+  {
+    return static_cast<SOCKET>(reinterpret_cast<std::uintptr_t>(h));
+  }
+  static native_handle_type from_socket(SOCKET s) noexcept
+  {
+    return s == INVALID_SOCKET ? nullptr : reinterpret_cast<HANDLE>(static_cast<std::uintptr_t>(s));
+  }
+
+  /// An Asio socket bound to its io_context's completion port can be shared with `keep_open`
+  /// on POSIX; here the copy would share the binding, and no other process (nor io_context)
+  /// could use it asynchronously. The converters refuse to share them.
+  static constexpr bool shares_bound_sockets = false;
+  /// Whether Asio's local (AF_UNIX) sockets have converters: not on Windows (Asio has them, but
+  /// nothing here has tested passing them).
+  static constexpr bool transfers_local_sockets = false;
+
+  /// What kind of socket a handle is, for converters that rebuild typed sockets. The family
+  /// and type come from the socket's protocol info (getsockname fails on a socket not bound
+  /// yet), listening from SO_ACCEPTCONN. Not a socket: `std::errc::not_a_socket`.
+  enum class socket_family { local, ipv4, ipv6, other };
+  enum class socket_type { stream, datagram, seqpacket, other };
+  struct socket_info {
+    socket_family family = socket_family::other;
+    socket_type type = socket_type::other;
+    bool listening = false;
+  };
+  static socket_info describe_socket(native_handle_type h, std::error_code& ec) noexcept
+  {
+    socket_info out;
+    WSAPROTOCOL_INFOW info{};
+    int size = sizeof info;
+    if (::getsockopt(to_socket(h), SOL_SOCKET, SO_PROTOCOL_INFOW, reinterpret_cast<char*>(&info),
+                     &size) != 0) {
+      const int err = ::WSAGetLastError();
+      ec = err == WSAENOTSOCK ? std::make_error_code(std::errc::not_a_socket) : wsa_error(err);
+      return out;
+    }
+    BOOL listening = FALSE;
+    size = sizeof listening;
+    if (info.iSocketType == SOCK_DGRAM ||
+        ::getsockopt(to_socket(h), SOL_SOCKET, SO_ACCEPTCONN, reinterpret_cast<char*>(&listening),
+                     &size) != 0)
+      listening = FALSE;
+    ec.clear();
+    out.family = info.iAddressFamily == AF_UNIX    ? socket_family::local
+                 : info.iAddressFamily == AF_INET  ? socket_family::ipv4
+                 : info.iAddressFamily == AF_INET6 ? socket_family::ipv6
+                                                   : socket_family::other;
+    out.type = info.iSocketType == SOCK_STREAM      ? socket_type::stream
+               : info.iSocketType == SOCK_DGRAM     ? socket_type::datagram
+               : info.iSocketType == SOCK_SEQPACKET ? socket_type::seqpacket
+                                                    : socket_type::other;
+    out.listening = listening != FALSE;
+    return out;
+  }
+
+  /// Keeps @p h from being inherited by children (the Windows side of close-on-exec; Asio
+  /// opens sockets inheritable).
+  static void set_close_on_exec(native_handle_type h, std::error_code& ec) noexcept
+  {
+    if (!::SetHandleInformation(h, HANDLE_FLAG_INHERIT, 0)) ec = last_error();
+    else ec.clear();
   }
 
   // ---- I/O through a channel's stream (pipe_ref): see pipe_state ------------------------------
@@ -534,15 +636,21 @@ struct traits {
     return c;
   }
 
-  /// The handle a received handle-table entry names: a value the sender duplicated into this
-  /// process for us, owned by the caller from now on. A blob that is not such a value is
-  /// `malformed_frame`. The value itself cannot be checked: a peer is trusted not to name
-  /// handles of ours it did not give us (docs/windows.md).
+  /// The handle a received handle-table entry names, owned by the caller from now on: a value
+  /// the sender duplicated into this process for us, or a socket made from the protocol info
+  /// the sender exported for us. A blob that is neither is `malformed_frame`; protocol info
+  /// that yields no socket of the family and type it announces is `invalid_handle`. The value
+  /// itself cannot be checked: a peer is trusted not to name handles of ours it did not give
+  /// us (docs/windows.md).
   static void handle_from_blob(std::span<const std::byte> blob, native_handle_type& out,
                                std::error_code& ec) noexcept
   {
+    if (blob.size() == socket_blob && std::to_integer<std::uint8_t>(blob[0]) == blob_socket) {
+      import_socket(blob.subspan(1), out, ec);
+      return;
+    }
     std::uint64_t v = 0;
-    if (blob.size() == max_handle_blob && std::to_integer<std::uint8_t>(blob[0]) == blob_duplicated)
+    if (blob.size() == duplicated_blob && std::to_integer<std::uint8_t>(blob[0]) == blob_duplicated)
       for (int i = 8; i >= 1; --i) v = (v << 8) | std::to_integer<std::uint64_t>(blob[i]);
     // Real handle values are multiples of 4; 0 and the pseudo handles (-1, -2, ...) are not.
     if (v == 0 || (v & 3) != 0 || v > 0xffffffffull) {
@@ -553,7 +661,8 @@ struct traits {
     ec.clear();
   }
 
-  /// The process at the other end of @p st's pipe, opened once for DuplicateHandle.
+  /// The process at the other end of @p st's pipe, opened once for DuplicateHandle; its pid is
+  /// then in `st.peer_pid` (for WSADuplicateSocketW), and cannot be reused while it is open.
   static HANDLE peer_process(pipe_state& st, std::error_code& ec) noexcept
   {
     if (st.peer_process != nullptr) return st.peer_process;
@@ -568,14 +677,19 @@ struct traits {
     }
     st.peer_process = ::OpenProcess(PROCESS_DUP_HANDLE, FALSE, pid);
     if (st.peer_process == nullptr) ec = last_error();
+    else st.peer_pid = pid;
     return st.peer_process;
   }
 
 private:
-  /// Duplicates @p handles into the peer's process and writes the values into the blobs of
-  /// the handle table in @p head (a frame's first bytes). Sockets are refused: they must travel
-  /// by WSADuplicateSocketW, never DuplicateHandle, and that is not implemented yet. On
-  /// failure, whatever was already duplicated is closed again in the peer.
+  /// Makes @p handles the peer's and writes how it takes them into the blobs of the handle
+  /// table in @p head (a frame's first bytes): entries with a handle-value blob are duplicated
+  /// into the peer's process, entries with a socket blob exported with WSADuplicateSocketW.
+  ///
+  /// Duplicates go first: if one fails, those already made are closed again in the peer
+  /// (`revoke_handles`). An exported socket cannot be taken back (Winsock has no call for it),
+  /// so sockets go last, and only while the peer still has its end of the pipe open: a socket
+  /// exported for a frame that then fails to leave stays in the peer's process until it exits.
   static bool export_handles(pipe_state& st, std::span<std::byte> head,
                              std::span<const native_handle_type> handles,
                              std::vector<HANDLE>& exported, std::error_code& ec) noexcept
@@ -588,42 +702,102 @@ private:
     }
     const HANDLE peer = peer_process(st, ec);
     if (peer == nullptr) return false;
-    std::size_t at = header;
-    // A keyed frame (flags bit 0) starts its table with a connection key: u8 size, bytes.
-    if ((std::to_integer<unsigned>(head[15]) & 1u) != 0 && head.size() > header)
-      at += 1 + std::to_integer<std::size_t>(head[header]);
-    for (const HANDLE h : handles) {
-      if (head.size() < at + 1) break;
-      at += 1 + std::to_integer<std::size_t>(head[at]);
-      if (head.size() < at + 2 + max_handle_blob ||
-          (std::to_integer<std::size_t>(head[at]) | (std::to_integer<std::size_t>(head[at + 1]) << 8)) !=
-            max_handle_blob)
-        break;
-      at += 2;
-      if (is_socket(h)) {
-        ec = std::make_error_code(std::errc::operation_not_supported);
-        revoke_handles(st, exported);
-        return false;
+    // Calls f(handle, blob) for each entry in order; false when the table does not match the
+    // handles, or when f says so.
+    auto each_entry = [&](auto&& f) {
+      std::size_t at = header;
+      // A keyed frame (flags bit 0) starts its table with a connection key: u8 size, bytes.
+      if ((std::to_integer<unsigned>(head[15]) & 1u) != 0 && head.size() > header)
+        at += 1 + std::to_integer<std::size_t>(head[header]);
+      for (const HANDLE h : handles) {
+        if (head.size() < at + 1) return false;
+        at += 1 + std::to_integer<std::size_t>(head[at]);
+        if (head.size() < at + 2) return false;
+        const std::size_t size = std::to_integer<std::size_t>(head[at]) |
+                                 (std::to_integer<std::size_t>(head[at + 1]) << 8);
+        at += 2;
+        if ((size != duplicated_blob && size != socket_blob) || head.size() < at + size) return false;
+        if (!f(h, head.subspan(at, size))) return false;
+        at += size;
+      }
+      return true;
+    };
+    std::size_t sockets = 0;
+    const bool duplicated = each_entry([&](HANDLE h, std::span<std::byte> blob) {
+      if (blob.size() == socket_blob) {
+        ++sockets;
+        return true;
       }
       HANDLE remote = nullptr;
       if (!::DuplicateHandle(::GetCurrentProcess(), h, peer, &remote, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
         ec = last_error();
-        revoke_handles(st, exported);
         return false;
       }
       exported.push_back(remote);
       const auto v = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(remote));
-      head[at] = std::byte{blob_duplicated};
-      for (int i = 0; i < 8; ++i) head[at + 1 + i] = std::byte((v >> (8 * i)) & 0xff);
-      at += max_handle_blob;
+      blob[0] = std::byte{blob_duplicated};
+      for (int i = 0; i < 8; ++i) blob[1 + i] = std::byte((v >> (8 * i)) & 0xff);
+      return true;
+    });
+    if (duplicated && sockets != 0) {
+      // A peer that closed its end would never take them (ERROR_BROKEN_PIPE, ERROR_NO_DATA).
+      DWORD avail = 0;
+      if (!::PeekNamedPipe(st.handle, nullptr, 0, nullptr, &avail, nullptr)) {
+        ec = write_failure(::GetLastError());
+        revoke_handles(st, exported);
+        return false;
+      }
     }
-    if (exported.size() != handles.size()) {
+    const bool done = duplicated && (sockets == 0 || each_entry([&](HANDLE h, std::span<std::byte> blob) {
+      if (blob.size() != socket_blob) return true;
+      WSAPROTOCOL_INFOW info{};
+      if (::WSADuplicateSocketW(to_socket(h), st.peer_pid, &info) != 0) {
+        ec = wsa_error();
+        return false;
+      }
+      blob[0] = std::byte{blob_socket};
+      std::memcpy(blob.data() + 1, &info, sizeof info);
+      return true;
+    }));
+    if (!done) {
       revoke_handles(st, exported);
-      ec = errc::malformed_frame;
+      if (!ec) ec = errc::malformed_frame;
       return false;
     }
     ec.clear();
     return true;
+  }
+
+  /// Takes the socket a peer exported for us (WSADuplicateSocketW with our pid) from its
+  /// protocol info, and checks it is a socket of the family and type the info announces:
+  /// bytes from a peer are not trusted to be protocol info. A socket of another kind is
+  /// closed; what is no socket at all is left alone (wine's WSASocketW returns the handle value
+  /// the info names without looking, and it may name a handle of ours).
+  static void import_socket(std::span<const std::byte> bytes, native_handle_type& out,
+                            std::error_code& ec) noexcept
+  {
+    WSAPROTOCOL_INFOW info;
+    std::memcpy(&info, bytes.data(), sizeof info);
+    winsock_ready();
+    const SOCKET s = ::WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO,
+                                  &info, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s == INVALID_SOCKET) {
+      ec = errc::invalid_handle;
+      return;
+    }
+    WSAPROTOCOL_INFOW got{};
+    int size = sizeof got;
+    if (::getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOW, reinterpret_cast<char*>(&got), &size) != 0) {
+      ec = errc::invalid_handle;
+      return;
+    }
+    if (got.iAddressFamily != info.iAddressFamily || got.iSocketType != info.iSocketType) {
+      ::closesocket(s);
+      ec = errc::invalid_handle;
+      return;
+    }
+    out = from_socket(s);
+    ec.clear();
   }
 
   /// Closes, in the peer's process, handles duplicated there for a frame that never left:
@@ -640,8 +814,24 @@ private:
   {
     int type = 0;
     int size = sizeof type;
-    return ::getsockopt(reinterpret_cast<SOCKET>(h), SOL_SOCKET, SO_TYPE,
-                        reinterpret_cast<char*>(&type), &size) == 0;
+    return ::getsockopt(to_socket(h), SOL_SOCKET, SO_TYPE, reinterpret_cast<char*>(&type), &size) == 0;
+  }
+
+  static std::error_code wsa_error(int err = ::WSAGetLastError()) noexcept
+  {
+    return std::error_code(err, asio::error::get_system_category());
+  }
+
+  /// Winsock is started once per process before this backend makes a socket itself: a
+  /// receiver may import one before it has opened any (Asio starts Winsock only where its
+  /// socket headers are used).
+  static void winsock_ready() noexcept
+  {
+    static const bool started = [] {
+      WSADATA data;
+      return ::WSAStartup(MAKEWORD(2, 2), &data) == 0;
+    }();
+    (void)started;
   }
 
   /// One blocking overlapped ReadFile/WriteFile on a handle (kept off any completion port).
