@@ -114,15 +114,9 @@ PY
       if ! scripts/deps.sh g++-mingw-w64-x86-64-posix wine wine64; then
         fail "windows: installing mingw-w64 and wine"; continue
       fi
-      # Only Asio's and Boost's headers reach the cross build (see cross/mingw-w64.txt).
-      mkdir -p build/mingw-include
-      ln -sfn /usr/include/asio /usr/include/asio.hpp /usr/include/boost build/mingw-include/
-      printf "[constants]\nipc_sysinc = '%s'\n" "$root/build/mingw-include" >build/mingw-include.ini
-      # One quiet wine prefix of our own, booted once (the first boot takes a minute).
-      export WINEPREFIX=$root/build/wine-prefix WINEDEBUG=-all
-      if [ ! -f "$WINEPREFIX/system.reg" ] && ! wineboot -i >build/wineboot.log 2>&1; then
-        cat build/wineboot.log; fail "windows: wineboot"; continue
-      fi
+      # Only Asio's and Boost's headers reach the cross build; one quiet wine prefix of our own.
+      . scripts/windows-env.sh
+      if ! windows_env; then fail "windows: wineboot"; continue; fi
       # simdjson: its amalgamation from Debian's source package, compiled into the cross build.
       json=(-Djson=enabled -Dsimdjson_amalgamation="$root/build/simdjson-amalgamation")
       if ! scripts/simdjson-amalgamation.sh build/simdjson-amalgamation; then
