@@ -12,7 +12,8 @@
 //  tp     one-way stream of 64 B and of 1 MiB messages, then an end marker that the child
 //         acknowledges with its count: time per message.
 //  fd     one-way stream of 8 B messages each carrying one handle, which the child takes (so
-//         ipcxx acknowledges it: ACKs on) and closes: time per message.
+//         ipcxx acknowledges it: ACKs on) and closes: time per message. Sent in windows of 256
+//         messages, each acknowledged by the child (see handle_window).
 //  spawn  from the call that starts the child to the first message received from it.
 //
 // Rows:
@@ -753,9 +754,38 @@ latency_result measure_latency(row r, std::size_t size)
 
 // One-way streams (tp) and handle passing (fd), with measure.hpp's protocol: a warm-up batch,
 // then the measured one, each closed by an end marker the child acknowledges with its count.
+//
+// With handles, a batch goes out in windows of `handle_window` messages, each closed by a marker
+// and its acknowledgement (one round trip per window, in every row). ipcxx refuses a send past
+// `max_unacknowledged_handles` (1024), and a receiver that is kept busy by buffered messages
+// sends its ACKs late (they travel with its next send or its next wait), so an unbounded handle
+// stream fails with too_many_unacknowledged_handles: a sender has to pace itself.
+constexpr std::size_t handle_window = 256;
 
-template <class Batch> stream_result timed(Batch&& batch, std::size_t size, bool with_handle)
+/// Whether a window sends one more message (@p i counts the batch's messages).
+struct window_budget {
+  const budget& b;
+  std::size_t first, limit;
+  bool more(std::size_t i) const { return b.more(i) && i - first < limit; }
+};
+
+/// timed_batches over windows: @p window(w, i) sends while `w.more(i)` (counting in @p i), then
+/// the end marker, and returns the child's acknowledgement.
+template <class Window> stream_result timed(Window&& window, std::size_t size, bool with_handle)
 {
+  auto batch = [&](budget b) {
+    std::size_t i = 0;
+    std::uint64_t total = 0;
+    ack last{};
+    do {
+      const std::size_t first = i;
+      last = window(window_budget{b, first, with_handle ? handle_window : SIZE_MAX}, i);
+      if (last.count != i - first) fail("lost messages");
+      total += last.count;
+    } while (b.more(i));
+    last.count = total;
+    return last;
+  };
   return timed_batches(batch, cfg.warmup_time, with_handle ? cfg.fd_count : cfg.stream_count,
                        cfg.stream_time, size);
 }
@@ -766,18 +796,15 @@ stream_result stream_raw(std::string_view kind, std::size_t size, os::handle pas
     raw_payload payload(size);
     raw_payload marker(0);
     rx_buffer buf;
-    auto batch = [&](budget b) {
-      std::size_t i = 0;
-      for (; b.more(i); ++i)
+    auto window = [&](const window_budget& w, std::size_t& i) {
+      for (; w.more(i); ++i)
         os::raw_send(h, to, payload.data(), payload.size(), pass);
       os::raw_send(h, to, marker.data(), 0);
       std::string_view m;
       if (!os::raw_receive(h, buf, m)) fail("raw: no ack");
-      const ack a = parse_ack(m);
-      if (a.count != i) fail("raw: lost messages");
-      return a;
+      return parse_ack(m);
     };
-    return timed(batch, size, pass != os::no_handle);
+    return timed(window, size, pass != os::no_handle);
   });
 }
 
@@ -788,39 +815,35 @@ stream_result stream_sync(std::string_view kind, row r, std::size_t size, os::ha
     auto& ch = child.channel();
     const std::string storage(size, 'x');
     const T payload(storage);
-    auto batch = [&](budget b) {
-      std::size_t i = 0;
-      for (; b.more(i); ++i) {
+    auto window = [&](const window_budget& w, std::size_t& i) {
+      for (; w.more(i); ++i) {
         if (pass == os::no_handle)
           ch.send(payload);
         else
           ch.send(payload, ipc::native_handle(os::dup(pass)));
       }
       ch.send(T());
-      auto m = ch.template receive<std::string>();
-      const ack a = parse_ack(m.value);
-      if (a.count != i) fail("ipc: lost messages");
-      return a;
+      return parse_ack(ch.template receive<std::string>().value);
     };
-    return timed(batch, size, pass != os::no_handle);
+    return timed(window, size, pass != os::no_handle);
   });
 }
 
-/// The async sender: one async_send at a time, the next started from the previous one's
-/// completion; then the end marker and the acknowledgement.
+/// The async sender of one window: one async_send at a time, the next started from the
+/// previous one's completion; then the end marker and the acknowledgement.
 template <class Channel> struct async_streamer {
   Channel& ch;
   std::string_view payload;
   os::handle pass;
-  budget b;
-  std::size_t i = 0;
+  const window_budget& w;
+  std::size_t& i;
   std::optional<ack> acked{};
   std::error_code error{};
 
   void next()
   {
     if (error) return;
-    if (!b.more(i)) {
+    if (!w.more(i)) {
       ch.async_send(std::string_view(), [this](std::error_code ec) {
         if (ec) error = ec;
       });
@@ -853,17 +876,17 @@ stream_result stream_async(std::string_view kind, std::size_t size, os::handle p
   return with_child<ipc::raw>(kind, row::ipc_raw_async, size, [&](asio::io_context& io,
                                                                   auto& child) {
     const std::string storage(size, 'x');
-    auto batch = [&](budget b) {
+    auto window = [&](const window_budget& w, std::size_t& i) {
       async_streamer<std::remove_reference_t<decltype(child.channel())>> s{child.channel(),
-                                                                            storage, pass, b};
+                                                                            storage, pass, w, i};
       s.next();
       io.restart();
       io.run();
       if (s.error) throw std::system_error(s.error, "async sender");
-      if (!s.acked || s.acked->count != s.i) fail("ipc async: lost messages");
+      if (!s.acked) fail("ipc async: no acknowledgement");
       return *s.acked;
     };
-    return timed(batch, size, pass != os::no_handle);
+    return timed(window, size, pass != os::no_handle);
   });
 }
 

@@ -7,7 +7,8 @@
 #   asan    g++ with AddressSanitizer + UndefinedBehaviorSanitizer, all suites
 #   tsan    clang++ with ThreadSanitizer: the channel, process, endpoint and shared_server suites
 #   windows cross-built with mingw-w64 (cross/mingw-w64.txt), the suites Windows has run under
-#           wine (simdjson built from the amalgamation in its source package)
+#           wine (simdjson built from the amalgamation in its source package), and the portable
+#           benchmark's --quick smoke run
 #   fuzz    each libFuzzer target for FUZZ_SECONDS (default 60) from its seed corpus, FUZZ_JOBS
 #           (default 2) at a time
 #   checks  source rules (OS headers only under include/ipc/platform/), documentation
@@ -105,7 +106,7 @@ PY
         fi
       done
       ;;
-    gcc) meson_config gcc g++ -Dbench=true ;; # benchmarks are built (not run) to keep them compiling
+    gcc) meson_config gcc g++ -Dbench=true ;; # benchmarks built to keep them compiling; core_bench --quick runs
     clang) meson_config clang clang++-14 ;;
     asan) meson_config asan g++ -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false ;;
     tsan) meson_config tsan clang++-14 -Db_sanitize=thread -Db_lundef=false -Dexamples=false \
@@ -124,7 +125,7 @@ PY
         json=(-Djson=disabled)
       fi
       meson_config windows c++ --cross-file build/mingw-include.ini --cross-file cross/mingw-w64.txt \
-        "${json[@]}" -Dexamples=false
+        "${json[@]}" -Dexamples=false -Dbench=true # core_bench: built, and a --quick smoke run
       ;;
     fuzz)
       echo "=== fuzz (${FUZZ_SECONDS}s each, $FUZZ_JOBS at a time) ==="
