@@ -8,7 +8,8 @@
 #   tsan    clang++ with ThreadSanitizer: the channel (and channel_portable), process, endpoint and
 #           shared_server suites
 #   windows cross-built with mingw-w64 (cross/mingw-w64.txt), the suites Windows has run under
-#           wine (simdjson built from the amalgamation in its source package)
+#           wine (simdjson built from the amalgamation in its source package), and the portable
+#           benchmark's --quick smoke run
 #   fuzz    each libFuzzer target for FUZZ_SECONDS (default 60) from its seed corpus, FUZZ_JOBS
 #           (default 2) at a time
 #   checks  source rules (OS headers only under include/ipc/platform/), documentation
@@ -106,7 +107,7 @@ PY
         fi
       done
       ;;
-    gcc) meson_config gcc g++ -Dbench=true ;; # benchmarks are built (not run) to keep them compiling
+    gcc) meson_config gcc g++ -Dbench=true ;; # benchmarks built to keep them compiling; core_bench --quick runs
     clang) meson_config clang clang++-14 ;;
     asan) meson_config asan g++ -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false ;;
     tsan) meson_config tsan clang++-14 -Db_sanitize=thread -Db_lundef=false -Dexamples=false \
@@ -115,15 +116,9 @@ PY
       if ! scripts/deps.sh g++-mingw-w64-x86-64-posix wine wine64; then
         fail "windows: installing mingw-w64 and wine"; continue
       fi
-      # Only Asio's and Boost's headers reach the cross build (see cross/mingw-w64.txt).
-      mkdir -p build/mingw-include
-      ln -sfn /usr/include/asio /usr/include/asio.hpp /usr/include/boost build/mingw-include/
-      printf "[constants]\nipc_sysinc = '%s'\n" "$root/build/mingw-include" >build/mingw-include.ini
-      # One quiet wine prefix of our own, booted once (the first boot takes a minute).
-      export WINEPREFIX=$root/build/wine-prefix WINEDEBUG=-all
-      if [ ! -f "$WINEPREFIX/system.reg" ] && ! wineboot -i >build/wineboot.log 2>&1; then
-        cat build/wineboot.log; fail "windows: wineboot"; continue
-      fi
+      # Only Asio's and Boost's headers reach the cross build; one quiet wine prefix of our own.
+      . scripts/windows-env.sh
+      if ! windows_env; then fail "windows: wineboot"; continue; fi
       # simdjson: its amalgamation from Debian's source package, compiled into the cross build.
       json=(-Djson=enabled -Dsimdjson_amalgamation="$root/build/simdjson-amalgamation")
       if ! scripts/simdjson-amalgamation.sh build/simdjson-amalgamation; then
@@ -131,7 +126,7 @@ PY
         json=(-Djson=disabled)
       fi
       meson_config windows c++ --cross-file build/mingw-include.ini --cross-file cross/mingw-w64.txt \
-        "${json[@]}" -Dexamples=false
+        "${json[@]}" -Dexamples=false -Dbench=true # core_bench: built, and a --quick smoke run
       ;;
     fuzz)
       echo "=== fuzz (${FUZZ_SECONDS}s each, $FUZZ_JOBS at a time) ==="
