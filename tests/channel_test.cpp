@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -198,6 +199,64 @@ BOOST_AUTO_TEST_CASE(max_handles_in_one_message_pass)
          ipc::native_handle(dev_null()), ipc::native_handle(dev_null()));
   auto m = b.receive<std::string>();
   BOOST_TEST(m.handle_count() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(handles_keep_flowing_while_a_message_from_the_peer_waits_unreceived)
+{
+  // The receiver says "hello" first, then takes 6,000 descriptors; the sender streams them,
+  // 3,000 with sync sends and 3,000 with async ones, without receiving. The verdicts queue
+  // up behind "hello" in the sender's stream and are applied anyway: the sender never reaches
+  // max_unacknowledged_handles (1,024), and its copies close as the verdicts come.
+  ipc_test::fd_guard guard;
+  auto ends = socket_pair();
+  auto& mine = ends.first;
+  auto& theirs = ends.second;
+  constexpr int n = 3000;
+  ipc_test::child_process child([&, fd = theirs.get()] {
+    ::close(mine.get());
+    asio::io_context io;
+    raw_channel ch(io.get_executor(), ipc::native_handle(fd));
+    ch.send(std::string_view("hello"));
+    for (int i = 0; i < 2 * n; ++i) {
+      auto m = ch.receive<std::string_view>();
+      if (!m.take_handle(0)) return false;
+    }
+    ch.send(std::string_view("done"));
+    return ch.receive<std::string_view>().value == "bye";
+  });
+  theirs.reset();
+  asio::io_context io;
+  raw_channel ch(io.get_executor(), std::move(mine));
+  const int base = ipc_test::open_fds();
+  int most = 0;
+  for (int i = 0; i < n; ++i) {
+    ch.send(std::string_view("sync"), ipc::native_handle(dev_null()));
+    if (i % 100 == 0) most = std::max(most, ipc_test::open_fds() - base);
+  }
+  int sent = 0;
+  std::error_code failed;
+  std::function<void()> next = [&] {
+    if (sent % 100 == 0) most = std::max(most, ipc_test::open_fds() - base);
+    if (sent == n) return;
+    ch.async_send(std::string_view("async"), ipc::native_handle(dev_null()), [&](std::error_code ec) {
+      if (ec) {
+        failed = ec;
+        return;
+      }
+      ++sent;
+      next();
+    });
+  };
+  next();
+  io.run();
+  BOOST_TEST(!failed);
+  BOOST_TEST(sent == n);
+  BOOST_TEST(ch.receive<std::string_view>().value == "hello");
+  BOOST_TEST(ch.receive<std::string_view>().value == "done");
+  ch.send(std::string_view("bye"));
+  BOOST_TEST(child.wait() == 0);
+  BOOST_TEST(most <= 1024 + 64);
+  BOOST_TEST_MESSAGE("channel: at most " << most << " descriptors held while streaming");
 }
 
 BOOST_AUTO_TEST_CASE(ten_thousand_descriptors_leave_no_growth)

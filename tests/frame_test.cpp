@@ -293,4 +293,102 @@ BOOST_AUTO_TEST_CASE(reader_reports_missing_descriptors)
   BOOST_TEST(ec == ipc::errc::handles_truncated);
 }
 
+BOOST_AUTO_TEST_CASE(internal_frames_behind_an_untaken_message_are_applied_once_in_order)
+{
+  // message 1, ack 2, message 3 (with a descriptor), nack 4, ack 5 (incomplete at first)
+  ipc_test::fd_guard guard;
+  frame_reader r;
+  auto seq = [](std::uint32_t v) {
+    std::string p(4, '\0');
+    std::memcpy(p.data(), &v, 4); // little-endian hosts only, as the wire
+    return p;
+  };
+  const auto ack5 = make_frame(5, seq(50), 0, ipc::frame_kind::ack);
+  feed(r, make_frame(1, "first"));
+  feed(r, make_frame(2, seq(20), 0, ipc::frame_kind::ack));
+  feed(r, make_frame(3, "second", 1), {dev_null()});
+  feed(r, make_frame(4, seq(40), 0, ipc::frame_kind::nack));
+  feed(r, std::span(ack5).first(10));
+
+  incoming_frame f;
+  std::error_code ec;
+  BOOST_TEST(!r.next(f, ec, /*internal_only=*/true)); // a user message is at the head
+  BOOST_TEST(!ec);
+  BOOST_TEST(r.message_at_head());
+  std::vector<std::pair<int, std::uint32_t>> applied;
+  auto apply = [&](const incoming_frame& g) {
+    std::uint32_t v;
+    std::memcpy(&v, g.payload.data(), 4);
+    applied.emplace_back(int(g.header.kind), v);
+    return std::error_code();
+  };
+  BOOST_TEST(!r.apply_ahead(apply));
+  BOOST_TEST(applied.size() == 2u);
+  BOOST_TEST((applied == std::vector<std::pair<int, std::uint32_t>>{
+                {int(ipc::frame_kind::ack), 20u}, {int(ipc::frame_kind::nack), 40u}}));
+  BOOST_TEST(!r.apply_ahead(apply)); // nothing twice
+  BOOST_TEST(applied.size() == 2u);
+  feed(r, std::span(ack5).subspan(10));
+  BOOST_TEST(!r.apply_ahead(apply)); // resumes where it stopped
+  BOOST_TEST(applied.size() == 3u);
+  BOOST_TEST(applied.back().second == 50u);
+
+  // The user's frames come out in order, with their descriptors; the applied ones never do.
+  BOOST_REQUIRE(r.next(f, ec));
+  BOOST_TEST(text(f.payload) == "first");
+  BOOST_REQUIRE(r.next(f, ec));
+  BOOST_TEST(text(f.payload) == "second");
+  BOOST_TEST(f.handles.size() == 1u);
+  BOOST_TEST(!r.next(f, ec));
+  BOOST_TEST(!ec);
+  BOOST_TEST(!r.mid_frame());
+  // The sequence carries on after the skipped frames.
+  feed(r, make_frame(6, "third"));
+  BOOST_REQUIRE(r.next(f, ec));
+  BOOST_TEST(text(f.payload) == "third");
+}
+
+BOOST_AUTO_TEST_CASE(applying_ahead_stops_at_a_bad_frame_which_next_reports)
+{
+  frame_reader r;
+  feed(r, make_frame(1, "first"));
+  feed(r, make_frame(3, "out of sequence", 0, ipc::frame_kind::ack));
+  int applied = 0;
+  BOOST_TEST(!r.apply_ahead([&](const incoming_frame&) {
+    ++applied;
+    return std::error_code();
+  }));
+  BOOST_TEST(applied == 0);
+  incoming_frame f;
+  std::error_code ec;
+  BOOST_REQUIRE(r.next(f, ec));
+  BOOST_TEST(!r.next(f, ec));
+  BOOST_TEST(ec == ipc::errc::malformed_frame);
+}
+
+BOOST_AUTO_TEST_CASE(in_place_space_behind_a_delivered_message_is_reused_once_consumed)
+{
+  // A sender streaming handles reads verdicts in place while the user may hold views of the
+  // last message it received: 10,000 ACK frames (far more than the buffer holds) must fit,
+  // and the message's bytes must stay as they were.
+  frame_reader r;
+  feed(r, make_frame(1, "kept"));
+  incoming_frame f;
+  std::error_code ec;
+  BOOST_REQUIRE(r.next(f, ec));
+  const std::string_view view(reinterpret_cast<const char*>(f.payload.data()), f.payload.size());
+  const std::size_t room = r.prepare_in_place().size();
+  std::vector<int> none;
+  for (std::uint32_t seq = 2; seq < 10002; ++seq) {
+    const auto ack = make_frame(seq, "aaaa", 0, ipc::frame_kind::ack);
+    const auto space = r.prepare_in_place();
+    BOOST_REQUIRE(space.size() >= ack.size());
+    std::memcpy(space.data(), ack.data(), ack.size());
+    r.commit(ack.size(), none);
+    BOOST_REQUIRE(r.next(f, ec, /*internal_only=*/true));
+  }
+  BOOST_TEST(view == "kept");
+  BOOST_TEST(r.prepare_in_place().size() == room);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -789,9 +789,12 @@ private:
     return {};
   }
 
-  /// Reads what the peer has sent, without waiting, and applies the internal frames ahead of
-  /// its next user message. Views the user holds of the last message stay valid: while they
-  /// may be held, reads only go to free space after the buffered bytes.
+  /// Reads what the peer has sent, without waiting, and applies its internal frames: those
+  /// ahead of its next user message, and those behind a user message not received yet (so
+  /// that a peer's message does not hold up the verdicts it sent after it). Reading behind a
+  /// message stops at about one maximum-size message buffered, or when descriptors of two
+  /// frames are waiting to be claimed. Views the user holds of the last message stay valid:
+  /// while they may be held, reads only go to free space after the buffered bytes.
   ///
   /// Not while a receive is outstanding: it reads (and applies verdicts) itself, and waits for
   /// the socket to become readable, so bytes taken from under it would leave it waiting.
@@ -809,7 +812,14 @@ private:
         fail(ec);
         return;
       }
-      if (reader_.message_at_head() || stream_ended_) return;
+      if (reader_.message_at_head()) {
+        if ((ec = reader_.apply_ahead([this](const incoming_frame& g) { return on_internal(g); }))) {
+          fail(ec);
+          return;
+        }
+        if (reader_.buffered() >= drain_limit() || reader_.unclaimed_batches() >= 2) return;
+      }
+      if (stream_ended_) return;
       if (!spill_chunks_.empty()) {
         if (views_pinned_ && reader_.prepare_in_place().size() < spill_chunks_.front().size) return;
         replay_spill();

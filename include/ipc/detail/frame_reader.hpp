@@ -55,6 +55,7 @@ public:
   /// it the span is at least `read_chunk` bytes.
   std::span<std::byte> prepare(bool bounded = true)
   {
+    delivered_end_ = 0; // views of earlier frames are invalidated from here on
     if (begin_ == buffer_.size()) {
       base_ += begin_;
       buffer_.clear();
@@ -86,8 +87,17 @@ public:
 
   /// Free space after the buffered bytes, without moving or reallocating anything: for reads
   /// made while the user may still hold views of the last frame. May be empty.
+  ///
+  /// When every byte after the last user message handed out has been consumed (the channel's
+  /// own frames), that space is reused: the views end before it. Without this, a sender that
+  /// keeps reading verdicts while the user holds views would run out of room for them.
   std::span<std::byte> prepare_in_place() noexcept
   {
+    if (begin_ == buffer_.size() && begin_ > delivered_end_ && batches_.empty() && applied_.empty()) {
+      base_ += begin_ - delivered_end_;
+      buffer_.resize(delivered_end_);
+      begin_ = delivered_end_;
+    }
     return {buffer_.data() + buffer_.size(), buffer_.capacity() - buffer_.size()};
   }
 
@@ -123,6 +133,7 @@ public:
       ec = errc::unexpected_handles;
       return false;
     }
+    skip_applied();
     const std::size_t have = buffer_.size() - begin_;
     if (!header_) {
       if (have < frame_header_size) return false;
@@ -179,8 +190,56 @@ public:
     begin_ += total;
     header_.reset();
     ++expected_sequence_;
+    if (out.header.kind == frame_kind::message) delivered_end_ = begin_;
     return true;
   }
+
+  /// Applies, through @p apply (`std::error_code(const incoming_frame&)`), the complete frames
+  /// without handles other than user messages that are buffered behind the complete user
+  /// message at the head, in stream order, and remembers them so that `next` passes over them
+  /// later: a sender's verdicts and the channel's own questions and answers must not wait for
+  /// the user to take a message first. Stops at the first frame that is incomplete, malformed
+  /// or out of sequence (`next` reports it when it gets there). Returns the first error of
+  /// @p apply (the stream is then broken).
+  template <class Apply>
+  std::error_code apply_ahead(Apply&& apply)
+  {
+    if (!header_ || header_->kind != frame_kind::message) return {};
+    std::size_t at = begin_ + frame_size(*header_);
+    std::uint32_t sequence = expected_sequence_ + 1;
+    if (ahead_at_ > base_ + at) { // resume where the last scan stopped
+      at = static_cast<std::size_t>(ahead_at_ - base_);
+      sequence = ahead_sequence_;
+    }
+    while (buffer_.size() >= at && buffer_.size() - at >= frame_header_size) {
+      frame_header h;
+      if (decode_frame_header(std::span<const std::byte, frame_header_size>(buffer_.data() + at,
+                                                                          frame_header_size),
+                              limits_, h) ||
+          h.sequence != sequence || buffer_.size() - at < frame_size(h))
+        break;
+      if (h.kind != frame_kind::message && h.handle_count == 0) {
+        incoming_frame f;
+        const std::byte* p = buffer_.data() + at + frame_header_size;
+        f.header = h;
+        f.table = {p, h.table_size};
+        f.payload = {p + h.table_size, h.payload_size};
+        std::error_code ec = split_handle_table(h, f.table, f.key, f.entries);
+        if (!ec) ec = apply(static_cast<const incoming_frame&>(f));
+        if (ec) return ec;
+        applied_.push_back(base_ + at);
+      }
+      at += frame_size(h);
+      ++sequence;
+      ahead_at_ = base_ + at;
+      ahead_sequence_ = sequence;
+    }
+    return {};
+  }
+
+  /// Descriptor batches read and not yet claimed by a frame (reading ahead stops at two: see
+  /// `commit`).
+  std::size_t unclaimed_batches() const noexcept { return batches_.size(); }
 
   /// True when the next frame (complete or not) is a user message.
   bool message_at_head() const noexcept
@@ -200,6 +259,9 @@ public:
     buffer_.clear();
     begin_ = 0;
     header_.reset();
+    applied_.clear();
+    ahead_at_ = 0;
+    delivered_end_ = 0;
   }
 
   /// Bytes buffered and not yet handed out as frames.
@@ -233,13 +295,32 @@ private:
     return frame_header_size + std::size_t{h.table_size} + std::size_t{h.payload_size};
   }
 
+  /// Passes over the frames at the head that `apply_ahead` already applied (whole, well formed
+  /// and in sequence when it did).
+  void skip_applied() noexcept
+  {
+    while (!header_ && !applied_.empty() && applied_.front() == base_ + begin_) {
+      frame_header h;
+      (void)decode_frame_header(
+        std::span<const std::byte, frame_header_size>(buffer_.data() + begin_, frame_header_size),
+        limits_, h);
+      begin_ += frame_size(h);
+      ++expected_sequence_;
+      applied_.pop_front();
+    }
+  }
+
   frame_limits limits_;
   byte_buffer buffer_;
   std::size_t begin_ = 0;   // first byte not yet handed out
+  std::size_t delivered_end_ = 0; // end of the last user message handed out (views may reach it)
   std::uint64_t base_ = 0;  // stream offset of buffer_[0]
   std::optional<frame_header> header_;
   std::uint32_t expected_sequence_ = 1;
   std::deque<batch> batches_;
+  std::deque<std::uint64_t> applied_; // stream offsets of frames apply_ahead applied
+  std::uint64_t ahead_at_ = 0;        // stream offset where apply_ahead stopped ...
+  std::uint32_t ahead_sequence_ = 0;  // ... and the sequence number expected there
   bool overflow_ = false; // descriptors arrived faster than frames could claim them
 };
 
