@@ -1,6 +1,8 @@
 // fuzz/frame_fuzz.cpp - libFuzzer target: arbitrary byte streams and descriptor batches into
-// the frame reader. Checks: no crash, no out-of-bounds read, and no descriptor outlives the
-// reader unless a frame handed it out.
+// the frame reader, with internal frames applied ahead of untaken messages now and then (as a
+// sender collecting verdicts does). Checks: no crash, no out-of-bounds read, no descriptor
+// outlives the reader unless a frame handed it out, and every frame comes out once: applied
+// ahead or taken, never both, in sequence order.
 // SPDX-License-Identifier: BSL-1.0
 #include "ipc/detail/frame_reader.hpp"
 
@@ -12,6 +14,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
@@ -22,6 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     ipc::detail::frame_reader reader({in.ConsumeIntegralInRange<std::size_t>(0, 1 << 16),
                                       in.ConsumeIntegralInRange<std::size_t>(0, 8)});
     std::vector<int> fds;
+    std::set<std::uint32_t> delivered; // sequence numbers of frames applied or taken
     bool broken = false;
     while (in.remaining_bytes() > 0 && !broken) {
       const auto len = in.ConsumeIntegralInRange<std::size_t>(0, 4096);
@@ -43,7 +47,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       } while (off < chunk.size());
       ipc::detail::incoming_frame f;
       std::error_code ec;
+      if (in.ConsumeBool()) {
+        // A sender collecting verdicts: its own frames at the head, then those behind a
+        // user message it has not taken.
+        while (reader.next(f, ec, /*internal_only=*/true))
+          if (f.header.kind == ipc::frame_kind::message || !delivered.insert(f.header.sequence).second)
+            std::abort();
+        if (!ec && reader.message_at_head())
+          ec = reader.apply_ahead([&](const ipc::detail::incoming_frame& g) {
+            volatile std::uint8_t sink = 0;
+            for (auto b : g.payload) sink = sink ^ std::to_integer<std::uint8_t>(b);
+            (void)sink;
+            if (g.header.kind == ipc::frame_kind::message || g.header.handle_count != 0 ||
+                !delivered.insert(g.header.sequence).second)
+              std::abort();
+            return std::error_code();
+          });
+        if (ec) break;
+      }
       while (reader.next(f, ec)) {
+        if (!delivered.insert(f.header.sequence).second) std::abort(); // applied ahead, or twice
         // Touch every byte the frame claims, so ASan checks the bounds.
         volatile std::uint8_t sink = 0;
         for (auto b : f.payload) sink = sink ^ std::to_integer<std::uint8_t>(b);
