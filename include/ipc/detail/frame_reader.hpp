@@ -175,11 +175,7 @@ public:
       out.handles = std::move(b.handles);
       batches_.pop_front();
     }
-    const std::byte* p = buffer_.data() + begin_ + frame_header_size;
-    out.header = h;
-    out.table = {p, h.table_size};
-    out.payload = {p + h.table_size, h.payload_size};
-    ec = split_handle_table(h, out.table, out.key, out.entries);
+    ec = view_frame(begin_, h, out);
     if (!ec) ec = decode_handle_table(out.entries, h.handle_count, [](const handle_entry&) {});
     if constexpr (platform::traits::max_handle_blob > 0)
       if (!ec) ec = handles_from_table<platform::traits>(out.entries, h.handle_count, out.handles);
@@ -220,14 +216,10 @@ public:
         break;
       if (h.kind != frame_kind::message && h.handle_count == 0) {
         incoming_frame f;
-        const std::byte* p = buffer_.data() + at + frame_header_size;
-        f.header = h;
-        f.table = {p, h.table_size};
-        f.payload = {p + h.table_size, h.payload_size};
-        std::error_code ec = split_handle_table(h, f.table, f.key, f.entries);
+        std::error_code ec = view_frame(at, h, f);
         if (!ec) ec = apply(static_cast<const incoming_frame&>(f));
         if (ec) return ec;
-        applied_.push_back(base_ + at);
+        applied_.push_back({base_ + at, base_ + at + frame_size(h)});
       }
       at += frame_size(h);
       ++sequence;
@@ -295,16 +287,22 @@ private:
     return frame_header_size + std::size_t{h.table_size} + std::size_t{h.payload_size};
   }
 
+  /// The frame with header @p h at buffer offset @p at, as views (its handles are not taken).
+  std::error_code view_frame(std::size_t at, const frame_header& h, incoming_frame& out) const
+  {
+    const std::byte* p = buffer_.data() + at + frame_header_size;
+    out.header = h;
+    out.table = {p, h.table_size};
+    out.payload = {p + h.table_size, h.payload_size};
+    return split_handle_table(h, out.table, out.key, out.entries);
+  }
+
   /// Passes over the frames at the head that `apply_ahead` already applied (whole, well formed
   /// and in sequence when it did).
   void skip_applied() noexcept
   {
-    while (!header_ && !applied_.empty() && applied_.front() == base_ + begin_) {
-      frame_header h;
-      (void)decode_frame_header(
-        std::span<const std::byte, frame_header_size>(buffer_.data() + begin_, frame_header_size),
-        limits_, h);
-      begin_ += frame_size(h);
+    while (!header_ && !applied_.empty() && applied_.front().start == base_ + begin_) {
+      begin_ += static_cast<std::size_t>(applied_.front().end - applied_.front().start);
       ++expected_sequence_;
       applied_.pop_front();
     }
@@ -318,7 +316,10 @@ private:
   std::optional<frame_header> header_;
   std::uint32_t expected_sequence_ = 1;
   std::deque<batch> batches_;
-  std::deque<std::uint64_t> applied_; // stream offsets of frames apply_ahead applied
+  struct applied_frame {
+    std::uint64_t start, end; // stream range of a frame apply_ahead applied
+  };
+  std::deque<applied_frame> applied_;
   std::uint64_t ahead_at_ = 0;        // stream offset where apply_ahead stopped ...
   std::uint32_t ahead_sequence_ = 0;  // ... and the sequence number expected there
   bool overflow_ = false; // descriptors arrived faster than frames could claim them
