@@ -245,6 +245,69 @@ BOOST_AUTO_TEST_CASE(a_channel_end_travels_to_a_third_process)
   BOOST_TEST(b.wait() == 0);
 }
 
+// An end that has been used numbers its frames where it had got to, and its peer has numbered
+// its own: the move must not break either count. Messages and descriptors both ways, before
+// the move, in the child, and after the end comes back.
+BOOST_AUTO_TEST_CASE(a_used_channel_end_moves_to_a_child_and_back_and_keeps_talking)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ab = bin_channel::pair(io.get_executor());
+  auto& [a, b] = ab;
+  auto pass_pipe_end = [](bin_channel& from, bin_channel& to, const char* text) {
+    int p[2];
+    BOOST_REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+    ipc::native_handle r(p[0]);
+    from.send(std::string(text), ipc::native_handle(p[1]));
+    auto m = to.receive<std::string>();
+    ipc::native_handle w = m.take_handle(0);
+    BOOST_TEST(m.value == text);
+    BOOST_REQUIRE(::write(w.get(), "x", 1) == 1);
+    char c = 0;
+    BOOST_TEST(::read(r.get(), &c, 1) == 1);
+  };
+  pass_pipe_end(a, b, "one");
+  pass_pipe_end(b, a, "two");
+  a.send(std::string("three"));
+  BOOST_TEST(b.receive<std::string>().value == "three");
+
+  auto ends = socket_pair();
+  auto child = forked(ends.first, ends.second, [](asio::io_context& cio, bin_channel& ch) {
+    auto m = ch.receive<std::string>();
+    auto moved = m.take_handle<bin_channel>(0, cio.get_executor());
+    // A message the parent sent before the move, still unread in the socket.
+    if (moved.receive<std::string>().value != "sent before the move") return false;
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return false;
+    ipc::native_handle r(p[0]);
+    moved.send(std::string("from the child"), ipc::native_handle(p[1]));
+    char c = 0;
+    if (::read(r.get(), &c, 1) != 1 || c != 'y') return false;
+    auto back = moved.receive<std::string>();
+    if (back.value != "now go back") return false;
+    // Everything received was taken and acknowledged: the end is idle and moves on.
+    ch.send(std::string("back to you"), std::move(moved));
+    return true;
+  });
+  bin_channel to_child(io.get_executor(), std::move(ends.first));
+  a.send(std::string("sent before the move"));
+  to_child.send(std::string("moves"), std::move(b));
+  {
+    auto m = a.receive<std::string>();
+    BOOST_TEST(m.value == "from the child");
+    ipc::native_handle w = m.take_handle(0);
+    BOOST_REQUIRE(::write(w.get(), "y", 1) == 1);
+  }
+  a.send(std::string("now go back"));
+  auto back = to_child.receive<std::string>();
+  BOOST_TEST(back.value == "back to you");
+  bin_channel home = back.take_handle<bin_channel>(0, io.get_executor());
+  BOOST_TEST(child.wait() == 0);
+  pass_pipe_end(a, home, "four");
+  pass_pipe_end(home, a, "five");
+  BOOST_TEST(a.acknowledgements().refused == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_user_defined_converter_round_trips)
 {
   ipc_test::fd_guard guard;

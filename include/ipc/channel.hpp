@@ -63,6 +63,11 @@ struct own_socket_t {
   explicit own_socket_t() = default;
 };
 inline constexpr own_socket_t own_socket{};
+/// Tag: the socket is a channel end that moved here from another process.
+struct moved_end_t {
+  explicit moved_end_t() = default;
+};
+inline constexpr moved_end_t moved_end{};
 
 template <class H>
 inline constexpr bool is_movable_handle_v =
@@ -173,6 +178,15 @@ public:
     : basic_channel(ex, options)
   {
     core_->adopt_own(std::move(socket), ec);
+  }
+
+  /// For the channel converter: adopts a channel end that another process sent (see
+  /// `ipc/converters/channel.hpp`); the peer learns of the move from this end's first frame.
+  basic_channel(const executor_type& ex, ipc::native_handle socket, detail::moved_end_t,
+                std::error_code& ec)
+    : basic_channel(ex)
+  {
+    core_->adopt_moved(std::move(socket), ec);
   }
 
   /// Execution contexts (`asio::io_context&`) are accepted wherever an executor is.

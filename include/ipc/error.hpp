@@ -68,6 +68,11 @@ enum class errc {
   /// A worker did not answer a connection-count query in time (`shared_server`): it is alive
   /// but not reading its channel.
   worker_not_responding,
+  /// A handle reached this process made for another one: the sender made its copy for the
+  /// process that held this channel end before it moved, and sent it before it learnt of the
+  /// move (Windows, where handles are made the receiver's by the sender). The copy was closed
+  /// where it was made; the message's other contents arrived.
+  handle_misdirected,
 };
 
 namespace detail {
@@ -102,6 +107,7 @@ public:
     case errc::serializer_mismatch: return "inherited channel uses a different serializer (IPC_CHANNEL_SERIALIZATION)";
     case errc::too_many_unacknowledged_handles: return "peer has not acknowledged the handles already sent (max_unacknowledged_handles)";
     case errc::worker_not_responding: return "worker did not answer a connection-count query in time (is it reading its channel?)";
+    case errc::handle_misdirected: return "handle was made for the process that held this channel end before it moved; it was closed there";
     }
     return "unknown ipc error";
   }

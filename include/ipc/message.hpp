@@ -23,6 +23,9 @@ IPC_BEGIN_NAMESPACE
 struct received_handle {
   std::string type_name;
   native_handle handle;
+  /// Why `handle` is empty although the sender sent one (`errc::handle_misdirected`); cleared
+  /// once reported.
+  std::error_code lost = {};
 };
 
 /// A received message. `value` is the decoded payload; if `T` is a view type
@@ -80,7 +83,7 @@ public:
   native_handle take_handle(std::size_t i, std::error_code& ec)
   {
     if (i >= handles_.size() || !handles_[i].handle) {
-      ec = errc::no_such_handle;
+      ec = missing(i);
       return {};
     }
     ec.clear();
@@ -97,7 +100,7 @@ public:
   std::optional<H> take_handle(std::size_t i, const asio::any_io_executor& ex, std::error_code& ec)
   {
     if (i >= handles_.size() || !handles_[i].handle) {
-      ec = errc::no_such_handle;
+      ec = missing(i);
       return std::nullopt;
     }
     native_handle h = std::move(handles_[i].handle);
@@ -133,12 +136,24 @@ public:
   }
 
 private:
+  /// Why handle @p i cannot be taken: it never arrived here (reported once, which refuses it),
+  /// or there is no such handle (out of range, or taken already).
+  std::error_code missing(std::size_t i) noexcept
+  {
+    if (i < handles_.size() && handles_[i].lost) {
+      receipt_.settle(false);
+      return std::exchange(handles_[i].lost, {});
+    }
+    return errc::no_such_handle;
+  }
+
   /// Refuses (and closes) every handle not taken.
   void settle_all() noexcept
   {
     for (auto& h : handles_) {
-      if (!h.handle) continue;
+      if (!h.handle && !h.lost) continue;
       h.handle.reset();
+      h.lost.clear();
       receipt_.settle(false);
     }
   }

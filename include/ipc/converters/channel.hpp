@@ -35,7 +35,8 @@ struct channel_type_name {
 
 /// One end of a channel. Send one end of a fresh `pair()` to a third process and the two can
 /// talk directly. The sent channel must be idle (see `basic_channel::release`); it is closed in
-/// the sender.
+/// the sender. An end that has been used may move too, and move on again: its first frame from
+/// the new process tells the peer (the `moved_here` internal frame).
 template <class Serializer, class Executor>
 struct handle_converter<basic_channel<Serializer, Executor>> {
   using object_type = basic_channel<Serializer, Executor>;
@@ -45,7 +46,7 @@ struct handle_converter<basic_channel<Serializer, Executor>> {
   static native_handle send(object_type&& ch, std::error_code& ec) { return ch.release(ec); }
   static object_type got(native_handle&& h, const asio::any_io_executor& ex, std::error_code& ec)
   {
-    return object_type(Executor(ex), std::move(h), ec);
+    return object_type(Executor(ex), std::move(h), detail::moved_end, ec);
   }
 };
 

@@ -103,6 +103,18 @@ public:
     adopt_own(std::move(h), ec);
   }
 
+  /// Adopts @p h, a channel end that moved here from another process (see `moved_here`): the
+  /// peer has been numbering its frames all along, and learns of the move from the first frame
+  /// this end sends (queued now, sent with the first operation).
+  void adopt_moved(native_handle h, std::error_code& ec)
+  {
+    adopt(std::move(h), ec);
+    if (ec) return;
+    reader_.accept_any_sequence();
+    append_moved_here(0);
+    announce_ = announce::unsent;
+  }
+
   /// Adopts a socket this library has just created (socketpair, accept4, connect), already
   /// close-on-exec: the checks `adopt` makes would only cost syscalls per connection.
   void adopt_own(native_handle h, std::error_code& ec)
@@ -382,7 +394,9 @@ public:
     handles.reserve(f.handles.size());
     std::size_t i = 0;
     (void)decode_handle_table(f.entries, f.handles.size(), [&](const handle_entry& e) {
-      handles.push_back(received_handle{std::string(e.type_name), std::move(f.handles[i++])});
+      native_handle& h = f.handles[i++];
+      const std::error_code lost = h ? std::error_code() : make_error_code(errc::handle_misdirected);
+      handles.push_back(received_handle{std::string(e.type_name), std::move(h), lost});
     });
     const std::size_t count = handles.size();
     m.assign(f.header.sequence, std::move(handles),
@@ -397,6 +411,12 @@ public:
     if (!socket_.is_open()) {
       ec = errc::channel_closed;
       return {};
+    }
+    // An end that moved here and goes on unused: its announcement is the next holder's to make.
+    if (announce_ == announce::unsent && internal_done_ == 0 &&
+        internal_out_.size() == frame_header_size + 9) {
+      internal_out_.clear();
+      announce_ = announce::none;
     }
     flush_verdicts(/*may_wait=*/false);
     if (writing_ || !queue_.empty() || receiving_ || reader_.buffered() != 0 ||
@@ -857,7 +877,12 @@ private:
   // Internal frames of kind `internal` (connection bookkeeping) carry `u8 op, u32 id` and then:
   //   count_connections: the server key (the rest of the payload, at most 255 bytes)
   //   connection_count:  u32 count
-  enum class internal_op : std::uint8_t { count_connections = 1, connection_count = 2 };
+  /// Internal frames: u8 op, u32 id, then the op's own bytes.
+  ///   count_connections, connection_count: see `shared_server`;
+  ///   moved_here: the first frame of a channel end that moved to another process, numbered 1
+  ///     (the peer's reader restarts its count there); the id is 0, or 1 for the peer's reply;
+  ///     u32 the pid of the process that now holds the end.
+  enum class internal_op : std::uint8_t { count_connections = 1, connection_count = 2, moved_here = 3 };
   /// Answers owed to a peer that keeps asking without reading them are bounded; beyond this a
   /// question is not answered (the asker times out).
   static constexpr std::size_t max_owed_answers = 1024;
@@ -894,6 +919,15 @@ private:
             asio::post(self->socket_.get_executor(),
                        [self, key, n] { self->downstream_answered(key, n); });
         });
+      return {};
+    }
+    if (op == internal_op::moved_here) {
+      if (f.payload.size() != 9 || id > 1) return errc::malformed_frame;
+      traits::peer_moved(socket_.native_handle(), load_u32(f.payload.data() + 5));
+      if (id == 0) { // tell the end that moved whom it talks to
+        announce_ = announce::reply;
+        flush_verdicts(/*may_wait=*/false);
+      }
       return {};
     }
     if (op == internal_op::connection_count) {
@@ -947,7 +981,7 @@ private:
   bool internal_waiting() const noexcept
   {
     return internal_done_ != internal_out_.size() || (outbox_ && outbox_->pending()) ||
-           !queries_out_.empty() || !answers_out_.empty();
+           !queries_out_.empty() || !answers_out_.empty() || announce_ == announce::reply;
   }
 
   void fail_send(std::error_code ec)
@@ -965,11 +999,16 @@ private:
   void encode_verdicts()
   {
     if (outbox_ && outbox_->pending()) outbox_->take(acks_out_, nacks_out_);
-    if (acks_out_.empty() && nacks_out_.empty() && queries_out_.empty() && answers_out_.empty())
+    if (acks_out_.empty() && nacks_out_.empty() && queries_out_.empty() && answers_out_.empty() &&
+        announce_ != announce::reply)
       return;
     if (internal_done_ == internal_out_.size()) {
       internal_out_.clear();
       internal_done_ = 0;
+    }
+    if (announce_ == announce::reply) {
+      append_moved_here(1);
+      announce_ = announce::none;
     }
     encode_verdict_frame(frame_kind::ack, acks_out_);
     encode_verdict_frame(frame_kind::nack, nacks_out_);
@@ -1002,6 +1041,14 @@ private:
     return p + frame_header_size;
   }
 
+  void append_moved_here(std::uint32_t reply)
+  {
+    std::byte* p = append_internal(frame_kind::internal, 9);
+    p[0] = static_cast<std::byte>(internal_op::moved_here);
+    store_u32(p + 1, reply);
+    store_u32(p + 5, static_cast<std::uint32_t>(traits::process_id()));
+  }
+
   void encode_verdict_frame(frame_kind kind, std::vector<std::uint32_t>& seqs)
   {
     // One frame per kind, split only at the size the peer accepts.
@@ -1018,6 +1065,7 @@ private:
 
   void internal_written(std::size_t n) noexcept
   {
+    if (n != 0 && announce_ == announce::unsent) announce_ = announce::none;
     internal_done_ += n;
     if (internal_done_ == internal_out_.size()) {
       internal_out_.clear();
@@ -1092,6 +1140,9 @@ private:
   std::shared_ptr<ack_outbox> outbox_;
   std::vector<std::uint32_t> acks_out_, nacks_out_;
   byte_buffer internal_out_;
+  /// The `moved_here` frame: none owed, this end's own still unsent (it moved here), or a reply
+  /// owed to a peer that moved.
+  enum class announce : std::uint8_t { none, unsent, reply } announce_ = announce::none;
   std::size_t internal_done_ = 0;
   bool views_pinned_ = false; // the user may hold views into the reader's buffer
 

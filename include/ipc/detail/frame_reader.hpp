@@ -143,9 +143,17 @@ public:
         limits_, h);
       if (ec) return false;
       if (h.sequence != expected_sequence_) {
-        ec = errc::malformed_frame;
-        return false;
+        // A channel end that moved to another process numbers its frames afresh, starting
+        // with the internal frame that announces it; the end that moved takes up the peer's
+        // numbering wherever it has got to.
+        if (any_sequence_ || (h.kind == frame_kind::internal && h.sequence == 1)) {
+          expected_sequence_ = h.sequence;
+        } else {
+          ec = errc::malformed_frame;
+          return false;
+        }
       }
+      any_sequence_ = false;
       header_ = h;
     }
     const frame_header& h = *header_;
@@ -259,6 +267,10 @@ public:
   /// Bytes buffered and not yet handed out as frames.
   std::size_t buffered() const noexcept { return buffer_.size() - begin_; }
 
+  /// The next frame may carry any sequence number, and numbering continues from it: for an end
+  /// that moved here from another process, whose peer has numbered frames all along.
+  void accept_any_sequence() noexcept { any_sequence_ = true; }
+
 private:
   struct batch {
     std::vector<native_handle> handles;
@@ -277,7 +289,12 @@ private:
       if (ec) return;
       typename Traits::native_handle_type v{};
       Traits::handle_from_blob(e.blob, v, ec);
-      if (!ec) out.emplace_back(v);
+      if (ec == errc::handle_misdirected) {
+        ec.clear();
+        out.emplace_back(); // made for another process: the message says so when it is taken
+      } else if (!ec) {
+        out.emplace_back(v);
+      }
     });
     return ec;
   }
@@ -315,6 +332,7 @@ private:
   std::uint64_t base_ = 0;  // stream offset of buffer_[0]
   std::optional<frame_header> header_;
   std::uint32_t expected_sequence_ = 1;
+  bool any_sequence_ = false;
   std::deque<batch> batches_;
   struct applied_frame {
     std::uint64_t start, end; // stream range of a frame apply_ahead applied

@@ -270,6 +270,12 @@ struct traits {
     long uid = -1;
     long gid = -1;
   };
+  static long process_id() noexcept { return static_cast<long>(::getpid()); }
+
+  /// The peer's end moved to process @p pid. Descriptors travel with the socket here, so
+  /// nothing depends on who holds it (`peer_credentials` keeps naming the socket's creator).
+  static void peer_moved(native_handle_type, std::uint32_t pid) noexcept { (void)pid; }
+
   static credentials peer_credentials(native_handle_type fd, std::error_code& ec) noexcept
   {
     credentials c;

@@ -73,6 +73,10 @@ struct pipe_state : std::enable_shared_from_this<pipe_state> {
   /// Opened with PROCESS_DUP_HANDLE on the first handle sent. Held open, it also keeps the pid
   /// from naming another process while the channel lives (WSADuplicateSocketW takes a pid).
   HANDLE peer_process = nullptr;
+  /// Earlier peers' process handles, held until the channel closes: handles sent to such a
+  /// process before the move was known may still be closed there by the end's new holder
+  /// (`errc::handle_misdirected`), which needs the pid to keep naming that process.
+  std::vector<HANDLE> former_peers;
 
   pipe_state(const pipe_state&) = delete;
   pipe_state& operator=(const pipe_state&) = delete;
@@ -81,6 +85,7 @@ struct pipe_state : std::enable_shared_from_this<pipe_state> {
     if (read_event != nullptr) ::CloseHandle(read_event);
     if (write_event != nullptr) ::CloseHandle(write_event);
     if (peer_process != nullptr) ::CloseHandle(peer_process);
+    for (HANDLE h : former_peers) ::CloseHandle(h);
   }
 
   /// Whether the pending write (if any) is still in the pipe's queue; notices a completion
@@ -618,6 +623,18 @@ struct traits {
     ec.clear();
     return {info.dwVolumeSerialNumber,
             (std::uint64_t{info.nFileIndexHigh} << 32) | info.nFileIndexLow};
+  }
+
+  static long process_id() noexcept { return static_cast<long>(::GetCurrentProcessId()); }
+
+  /// The peer's end moved to process @p pid (it said so in its first frame): handles go there
+  /// from now on.
+  static void peer_moved(pipe_ref p, std::uint32_t pid) noexcept
+  {
+    pipe_state& st = *p.state;
+    if (st.peer_pid == pid && st.peer_process != nullptr) return;
+    if (st.peer_process != nullptr) st.former_peers.push_back(std::exchange(st.peer_process, nullptr));
+    st.peer_pid = pid;
   }
 
   static credentials peer_credentials(native_handle_type h, std::error_code& ec) noexcept
