@@ -2,7 +2,8 @@
 // the frame reader, with internal frames applied ahead of untaken messages now and then (as a
 // sender collecting verdicts does). Checks: no crash, no out-of-bounds read, no descriptor
 // outlives the reader unless a frame handed it out, and every frame comes out once: applied
-// ahead or taken, never both, in sequence order.
+// ahead or taken, never both, in sequence order (numbering restarts at an internal frame
+// numbered 1, as when the peer's end moved to another process).
 // SPDX-License-Identifier: BSL-1.0
 #include "ipc/detail/frame_reader.hpp"
 
@@ -26,6 +27,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                       in.ConsumeIntegralInRange<std::size_t>(0, 8)});
     std::vector<int> fds;
     std::set<std::uint32_t> delivered; // sequence numbers of frames applied or taken
+    // False if frame @p f came out before, in this numbering.
+    auto first_time = [&](const ipc::detail::incoming_frame& f) {
+      if (f.header.kind == ipc::frame_kind::internal && f.header.sequence == 1) delivered.clear();
+      return delivered.insert(f.header.sequence).second;
+    };
     bool broken = false;
     while (in.remaining_bytes() > 0 && !broken) {
       const auto len = in.ConsumeIntegralInRange<std::size_t>(0, 4096);
@@ -51,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // A sender collecting verdicts: its own frames at the head, then those behind a
         // user message it has not taken.
         while (reader.next(f, ec, /*internal_only=*/true))
-          if (f.header.kind == ipc::frame_kind::message || !delivered.insert(f.header.sequence).second)
+          if (f.header.kind == ipc::frame_kind::message || !first_time(f))
             std::abort();
         if (!ec && reader.message_at_head())
           ec = reader.apply_ahead([&](const ipc::detail::incoming_frame& g) {
@@ -59,14 +65,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             for (auto b : g.payload) sink = sink ^ std::to_integer<std::uint8_t>(b);
             (void)sink;
             if (g.header.kind == ipc::frame_kind::message || g.header.handle_count != 0 ||
-                !delivered.insert(g.header.sequence).second)
+                !first_time(g))
               std::abort();
             return std::error_code();
           });
         if (ec) break;
       }
       while (reader.next(f, ec)) {
-        if (!delivered.insert(f.header.sequence).second) std::abort(); // applied ahead, or twice
+        if (!first_time(f)) std::abort(); // applied ahead, or twice
         // Touch every byte the frame claims, so ASan checks the bounds.
         volatile std::uint8_t sink = 0;
         for (auto b : f.payload) sink = sink ^ std::to_integer<std::uint8_t>(b);

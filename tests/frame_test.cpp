@@ -213,6 +213,49 @@ BOOST_AUTO_TEST_CASE(reader_rejects_out_of_order_sequence)
   BOOST_TEST(ec == ipc::errc::malformed_frame);
 }
 
+// A peer whose end moved to another process numbers afresh from an internal frame numbered 1;
+// a user message numbered 1 out of turn is still malformed.
+BOOST_AUTO_TEST_CASE(reader_restarts_its_count_at_an_internal_frame_numbered_one)
+{
+  frame_reader r;
+  incoming_frame f;
+  std::error_code ec;
+  feed(r, make_frame(1, "a"));
+  feed(r, make_frame(2, "b"));
+  feed(r, make_frame(1, std::string(9, '\0'), 0, ipc::frame_kind::internal));
+  feed(r, make_frame(2, "c"));
+  for (const char* want : {"a", "b"}) {
+    BOOST_REQUIRE(r.next(f, ec));
+    BOOST_TEST(text(f.payload) == want);
+  }
+  BOOST_REQUIRE(r.next(f, ec));
+  BOOST_TEST((f.header.kind == ipc::frame_kind::internal));
+  BOOST_REQUIRE(r.next(f, ec));
+  BOOST_TEST(text(f.payload) == "c");
+
+  feed(r, make_frame(1, "d"));
+  BOOST_TEST(!r.next(f, ec));
+  BOOST_TEST(ec == ipc::errc::malformed_frame);
+}
+
+// An end that moved here takes up its peer's numbering wherever it has got to, once.
+BOOST_AUTO_TEST_CASE(a_moved_end_takes_up_the_peers_count_once)
+{
+  frame_reader r;
+  r.accept_any_sequence();
+  incoming_frame f;
+  std::error_code ec;
+  feed(r, make_frame(41, "a"));
+  feed(r, make_frame(42, "b"));
+  feed(r, make_frame(44, "skips one"));
+  BOOST_REQUIRE(r.next(f, ec));
+  BOOST_TEST(f.header.sequence == 41u);
+  BOOST_REQUIRE(r.next(f, ec));
+  BOOST_TEST(text(f.payload) == "b");
+  BOOST_TEST(!r.next(f, ec));
+  BOOST_TEST(ec == ipc::errc::malformed_frame);
+}
+
 BOOST_AUTO_TEST_CASE(reader_refuses_oversized_frame_before_buffering_it)
 {
   frame_reader r({1024, 4});
