@@ -212,10 +212,7 @@ BOOST_AUTO_TEST_CASE(handles_keep_flowing_while_a_message_from_the_peer_waits_un
   auto& mine = ends.first;
   auto& theirs = ends.second;
   constexpr int n = 3000;
-  ipc_test::child_process child([&, fd = theirs.get()] {
-    ::close(mine.get());
-    asio::io_context io;
-    raw_channel ch(io.get_executor(), ipc::native_handle(fd));
+  auto child = ipc_test::forked<raw_channel>(mine, theirs, [&](auto&, raw_channel& ch) {
     ch.send(std::string_view("hello"));
     for (int i = 0; i < 2 * n; ++i) {
       auto m = ch.receive<std::string_view>();
@@ -224,7 +221,6 @@ BOOST_AUTO_TEST_CASE(handles_keep_flowing_while_a_message_from_the_peer_waits_un
     ch.send(std::string_view("done"));
     return ch.receive<std::string_view>().value == "bye";
   });
-  theirs.reset();
   asio::io_context io;
   raw_channel ch(io.get_executor(), std::move(mine));
   const int base = ipc_test::open_fds();
@@ -505,14 +501,10 @@ BOOST_AUTO_TEST_CASE(sync_peers_sending_8_mib_to_each_other_do_not_deadlock)
   auto& mine = ends.first;
   auto& theirs = ends.second;
   const std::string big(8 << 20, 'z');
-  ipc_test::child_process child([&, fd = theirs.get()] {
-    ::close(mine.get());
-    asio::io_context io;
-    raw_channel ch(io.get_executor(), ipc::native_handle(fd));
+  auto child = ipc_test::forked<raw_channel>(mine, theirs, [&](auto&, raw_channel& ch) {
     ch.send(big);
     return ch.receive<std::string_view>().value == big;
   });
-  theirs.reset();
   asio::io_context io;
   raw_channel ch(io.get_executor(), std::move(mine));
   ch.send(big);
@@ -530,10 +522,7 @@ BOOST_AUTO_TEST_CASE(sync_send_of_a_received_view_survives_draining_the_peer)
   auto& mine = ends.first;
   auto& theirs = ends.second;
   const std::size_t n = 4 << 20;
-  ipc_test::child_process child([&, fd = theirs.get()] {
-    ::close(mine.get());
-    asio::io_context io;
-    raw_channel ch(io.get_executor(), ipc::native_handle(fd));
+  auto child = ipc_test::forked<raw_channel>(mine, theirs, [&](auto&, raw_channel& ch) {
     auto first = ch.receive<std::string_view>();
     const std::string_view held = first.value;
     ch.send(held);
@@ -543,7 +532,6 @@ BOOST_AUTO_TEST_CASE(sync_send_of_a_received_view_survives_draining_the_peer)
     auto second = ch.receive<std::string_view>();
     return std::count(second.value.begin(), second.value.end(), 'B') == std::ptrdiff_t(n);
   });
-  theirs.reset();
   asio::io_context io;
   raw_channel ch(io.get_executor(), std::move(mine));
   const std::string a(n, 'A'), b(n, 'B');
@@ -561,16 +549,12 @@ BOOST_AUTO_TEST_CASE(descriptors_drained_by_a_blocked_sync_send_still_arrive)
   auto ends = socket_pair();
   auto& mine = ends.first;
   auto& theirs = ends.second;
-  ipc_test::child_process child([&, fd = theirs.get()] {
-    ::close(mine.get());
-    asio::io_context io;
-    raw_channel ch(io.get_executor(), ipc::native_handle(fd));
+  auto child = ipc_test::forked<raw_channel>(mine, theirs, [&](auto&, raw_channel& ch) {
     for (int i = 0; i < 50; ++i)
       ch.send(std::string(1000, 'x'), ipc::native_handle(::open("/dev/null", O_RDONLY | O_CLOEXEC)));
     ch.send(std::string(8 << 20, 'y'));
     return ch.receive<std::string_view>().value.size() == std::size_t(8 << 20);
   });
-  theirs.reset();
   asio::io_context io;
   raw_channel ch(io.get_executor(), std::move(mine));
   ch.send(std::string(8 << 20, 'z')); // blocks; drains the 50 descriptor messages meanwhile

@@ -91,19 +91,11 @@ using ipc_test::socket_pair;
 using bin_channel = ipc::channel<ipc::binary>;
 using tcp = asio::ip::tcp;
 
-/// A forked child that adopts @p fd as its channel and runs @p body with it.
+/// A forked child with a binary channel to this process.
 template <class Body>
 ipc_test::child_process forked(ipc::native_handle& mine, ipc::native_handle& theirs, Body body)
 {
-  const int keep = theirs.get(), drop = mine.get();
-  ipc_test::child_process c([=] {
-    ::close(drop);
-    asio::io_context io;
-    bin_channel ch(io.get_executor(), ipc::native_handle(keep));
-    return body(io, ch);
-  });
-  theirs.reset();
-  return c;
+  return ipc_test::forked<bin_channel>(mine, theirs, std::move(body));
 }
 
 } // namespace

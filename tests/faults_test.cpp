@@ -224,15 +224,11 @@ BOOST_AUTO_TEST_CASE(sender_killed_while_blocked_in_a_real_send_leaves_no_descri
       auto ends = socket_pair();
       auto& mine = ends.first;
       auto& theirs = ends.second;
-      ipc_test::child_process child([&, fd = theirs.get()] {
-        ::close(mine.get());
-        asio::io_context io;
-        raw_channel ch(io.get_executor(), ipc::native_handle(fd));
+      auto child = ipc_test::forked<raw_channel>(mine, theirs, [&](auto&, raw_channel& ch) {
         ch.send(std::string(8 << 20, 'k'), ipc::native_handle(pipe_with("a")),
                 ipc::native_handle(dev_null()), ipc::native_handle(pipe_with("c")));
         return true; // not reached: the parent reads too little for the send to finish
       });
-      theirs.reset();
       asio::io_context io;
       raw_channel ch(io.get_executor(), std::move(mine));
       std::error_code got = asio::error::would_block;
@@ -265,15 +261,11 @@ BOOST_AUTO_TEST_CASE(receiver_killed_fails_queued_sends_and_closes_their_descrip
   auto ends = socket_pair();
   auto& mine = ends.first;
   auto& theirs = ends.second;
-  ipc_test::child_process child([&, fd = theirs.get()] {
-    ::close(mine.get());
-    asio::io_context io;
-    raw_channel ch(io.get_executor(), ipc::native_handle(fd));
+  auto child = ipc_test::forked<raw_channel>(mine, theirs, [&](auto&, raw_channel& ch) {
     for (int i = 0; i < 3; ++i) (void)ch.receive<std::string_view>();
     ::raise(SIGKILL);
     return true;
   });
-  theirs.reset();
   asio::io_context io;
   raw_channel ch(io.get_executor(), std::move(mine));
   const int n = 64;
@@ -374,13 +366,10 @@ BOOST_AUTO_TEST_CASE(receiver_at_its_descriptor_limit_refuses_the_excess_and_lea
   auto ends = socket_pair();
   auto& mine = ends.first;
   auto& theirs = ends.second;
-  ipc_test::child_process child([&, fd = theirs.get()] {
-    ::close(mine.get());
-    asio::io_context io;
-    raw_channel ch(io.get_executor(), ipc::native_handle(fd));
+  auto child = ipc_test::forked<raw_channel>(mine, theirs, [&](auto&, raw_channel& ch) {
     const int base = ipc_test::open_fds();
     const std::vector<int> plugs = leave_room_for(4);
-    if (::write(fd, "r", 1) != 1) return false;
+    if (::write(ch.native_handle(), "r", 1) != 1) return false;
     std::error_code ec;
     auto m1 = ch.receive<std::string>(ec); // 2 descriptors: fit, kept
     if (ec || m1.handle_count() != 2) return false;
@@ -394,7 +383,6 @@ BOOST_AUTO_TEST_CASE(receiver_at_its_descriptor_limit_refuses_the_excess_and_lea
     m2 = {};
     return close_all(plugs) && ipc_test::open_fds() == base - 1; // minus the channel's socket
   });
-  theirs.reset();
   char ready;
   BOOST_REQUIRE(::read(mine.get(), &ready, 1) == 1);
   {
@@ -420,19 +408,15 @@ BOOST_AUTO_TEST_CASE(receiver_out_of_descriptors_mid_batch_closes_the_part_that_
   auto ends = socket_pair();
   auto& mine = ends.first;
   auto& theirs = ends.second;
-  ipc_test::child_process child([&, fd = theirs.get()] {
-    ::close(mine.get());
-    asio::io_context io;
-    raw_channel ch(io.get_executor(), ipc::native_handle(fd));
+  auto child = ipc_test::forked<raw_channel>(mine, theirs, [&](auto&, raw_channel& ch) {
     const int base = ipc_test::open_fds();
     const std::vector<int> plugs = leave_room_for(1);
-    if (::write(fd, "r", 1) != 1) return false;
+    if (::write(ch.native_handle(), "r", 1) != 1) return false;
     std::error_code ec;
     (void)ch.receive<std::string>(ec);
     return ec == ipc::errc::handles_truncated && !ch.is_open() && close_all(plugs) &&
            ipc_test::open_fds() == base - 1;
   });
-  theirs.reset();
   char ready;
   BOOST_REQUIRE(::read(mine.get(), &ready, 1) == 1);
   asio::io_context io;
@@ -460,10 +444,7 @@ BOOST_AUTO_TEST_CASE(tiny_socket_buffers_force_short_writes_without_losing_order
   }
   const int n = 600;
   auto text = [](int i) { return std::string(std::size_t(1 + (i * 7919) % (48 << 10)), char('a' + i % 26)); };
-  ipc_test::child_process child([&, fd = theirs.get()] {
-    ::close(mine.get());
-    asio::io_context io;
-    raw_channel ch(io.get_executor(), ipc::native_handle(fd));
+  auto child = ipc_test::forked<raw_channel>(mine, theirs, [&](auto&, raw_channel& ch) {
     for (int i = 0; i < 2 * n; ++i) {
       auto m = ch.receive<std::string>();
       if (m.value != text(i) || m.sequence() != std::uint32_t(i + 1)) return false;
@@ -477,7 +458,6 @@ BOOST_AUTO_TEST_CASE(tiny_socket_buffers_force_short_writes_without_losing_order
     ch.send(std::string("all in order"));
     return true;
   });
-  theirs.reset();
   asio::io_context io;
   raw_channel ch(io.get_executor(), std::move(mine));
   // Async first, then sync: both write paths under pressure.
@@ -654,12 +634,9 @@ BOOST_AUTO_TEST_CASE(large_sync_and_async_exchanges_survive_a_signal_storm)
   const int rounds = 16;
   const std::size_t size = 4 << 20;
   auto body = [](int i) { return std::string(size, char('A' + i)); };
-  ipc_test::child_process child([&, fd = theirs.get()] {
-    ::close(mine.get());
+  auto child = ipc_test::forked<raw_channel>(mine, theirs, [&](auto&, raw_channel& ch) {
     signals_caught = 0;
     signal_storm storm(::pthread_self());
-    asio::io_context io;
-    raw_channel ch(io.get_executor(), ipc::native_handle(fd));
     for (int i = 0; i < rounds; ++i) {
       auto m = ch.receive<std::string>();
       if (m.value != body(i) || m.handle_count() != 1) return false;
@@ -667,7 +644,6 @@ BOOST_AUTO_TEST_CASE(large_sync_and_async_exchanges_survive_a_signal_storm)
     }
     return signals_caught.load() > 0;
   });
-  theirs.reset();
   signals_caught = 0;
   int good = 0;
   {
@@ -724,14 +700,10 @@ BOOST_AUTO_TEST_CASE(sync_senders_with_async_receives_pending_do_not_deadlock)
     io.run();
     return got;
   };
-  ipc_test::child_process child([&, fd = theirs.get()] {
-    ::close(mine.get());
+  auto child = ipc_test::forked<raw_channel>(mine, theirs, [&](auto& io, raw_channel& ch) {
     ::alarm(30);
-    asio::io_context io;
-    raw_channel ch(io.get_executor(), ipc::native_handle(fd));
     return side(ch, io);
   });
-  theirs.reset();
   asio::io_context io;
   raw_channel ch(io.get_executor(), std::move(mine));
   BOOST_TEST(side(ch, io));

@@ -1,5 +1,5 @@
-// tests/support.hpp - helpers shared by the POSIX suites: descriptor counting, forked children,
-// socket pairs and reading peers' output.
+// tests/support.hpp - helpers shared by the POSIX suites: descriptor counting, forked children
+// (with a channel to them), socket pairs and reading peers' output.
 // SPDX-License-Identifier: BSL-1.0
 #ifndef IPC_TESTS_SUPPORT_HPP
 #define IPC_TESTS_SUPPORT_HPP
@@ -8,6 +8,7 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/basic_readable_pipe.hpp>
+#include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/read.hpp>
 #include <asio/read_until.hpp>
@@ -132,6 +133,24 @@ private:
   pid_t pid_ = -1;
   bool reaped_ = false;
 };
+
+/// A forked child that talks to this process over one end of a socket pair: it closes its copy
+/// of @p mine, adopts @p theirs as a @p Channel on an io_context of its own and returns
+/// `body(io, channel)`. This process's copy of @p theirs is closed; @p mine stays for the
+/// caller to adopt.
+template <class Channel, class Body>
+child_process forked(ipc::native_handle& mine, ipc::native_handle& theirs, Body body)
+{
+  const int keep = theirs.get(), drop = mine.get();
+  child_process child([=]() mutable {
+    ::close(drop);
+    asio::io_context io;
+    Channel ch(io.get_executor(), ipc::native_handle(keep));
+    return body(io, ch);
+  });
+  theirs.reset();
+  return child;
+}
 
 } // namespace ipc_test
 
