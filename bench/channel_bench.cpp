@@ -51,6 +51,7 @@
 #endif
 
 #include "harness.hpp"
+#include "ping.hpp"
 
 #include <asio/io_context.hpp>
 #include <asio/local/stream_protocol.hpp>
@@ -212,12 +213,6 @@ ipc::native_handle adopt(int fd)
   return ipc::native_handle(fd);
 }
 
-void check_size(std::size_t got, std::size_t want)
-{
-  if (got != want)
-    fail("echo of wrong size: " + std::to_string(got) + " != " + std::to_string(want));
-}
-
 /// The payload of @p size bytes as the row's message type views or holds it.
 template <class T> T message_of(const std::string& storage)
 {
@@ -257,15 +252,6 @@ bool asio_receive(asio_socket& s, std::string& buf)
 
 // ---- 1. round-trip latency ----------------------------------------------------------------
 
-/// The timed ping-pong loop shared by the sync rows: @p once() does one round trip.
-template <class F> latency_result ping_pong(F&& once)
-{
-  std::vector<double> us;
-  time_each(budget(cfg.warmup_count, cfg.warmup_time), us, once, cfg.latency_count,
-            cfg.latency_time);
-  return summarize(us);
-}
-
 latency_result latency_raw(std::size_t size, bool greedy)
 {
   return forked(
@@ -282,7 +268,7 @@ latency_result latency_raw(std::size_t size, bool greedy)
         const std::string payload(size, 'x');
         rx_buffer buf;
         greedy_reader gr;
-        return ping_pong([&] {
+        return ping_pong(cfg, [&] {
           raw_send(fd, payload.data(), payload.size());
           std::string_view m;
           if (!(greedy ? gr.receive(fd, m) : raw_receive(fd, buf, m))) fail("raw: peer closed");
@@ -306,7 +292,7 @@ latency_result latency_asio(std::size_t size)
         asio_socket s = adopt_asio(io, fd);
         const std::string payload(size, 'x');
         std::string buf;
-        return ping_pong([&] {
+        return ping_pong(cfg, [&] {
           asio_send(s, payload);
           if (!asio_receive(s, buf)) fail("asio: peer closed");
           check_size(buf.size(), size);
@@ -333,7 +319,7 @@ template <class S, class T> latency_result latency_ipc_sync(std::size_t size)
         ipc::channel<S> ch(io.get_executor(), adopt(fd));
         const std::string storage(size, 'x');
         const T payload = message_of<T>(storage);
-        return ping_pong([&] {
+        return ping_pong(cfg, [&] {
           ch.send(payload);
           auto m = ch.template receive<T>();
           check_size(m.value.size(), size);
@@ -358,51 +344,6 @@ template <class S, class T> struct async_echo {
   }
 };
 
-/// Async ping-pong: send and receive are started together; the receive's completion records
-/// the sample and starts the next round trip.
-template <class S, class T> struct async_pinger {
-  ipc::channel<S>& ch;
-  const T& payload;
-  budget warm, meas;
-  std::vector<double> us{};
-  std::size_t i = 0;
-  bool warming = true;
-  clock::time_point t0{};
-  std::error_code error{};
-
-  void next()
-  {
-    if (warming && !warm.more(i)) {
-      warming = false;
-      i = 0;
-      meas = budget(cfg.latency_count, cfg.latency_time);
-    }
-    if (!warming && !meas.more(i)) {
-      ch.close();
-      return;
-    }
-    t0 = clock::now();
-    ch.async_send(payload, [this](std::error_code ec) {
-      if (ec && !error) error = ec;
-    });
-    ch.template async_receive<T>([this](std::error_code ec, ipc::message<T> m) {
-      if (ec) {
-        if (!error) error = ec;
-        ch.close();
-        return;
-      }
-      if (!warming) us.push_back(micros(clock::now() - t0));
-      if (m.value.size() != payload.size()) {
-        error = std::make_error_code(std::errc::message_size);
-        ch.close();
-        return;
-      }
-      ++i;
-      next();
-    });
-  }
-};
-
 template <class S, class T> latency_result latency_ipc_async(std::size_t size)
 {
   return forked(
@@ -418,13 +359,7 @@ template <class S, class T> latency_result latency_ipc_async(std::size_t size)
         ipc::channel<S> ch(io.get_executor(), adopt(fd));
         const std::string storage(size, 'x');
         const T payload = message_of<T>(storage);
-        async_pinger<S, T> p{ch, payload, budget(cfg.warmup_count, cfg.warmup_time),
-                             budget(cfg.latency_count, cfg.latency_time)};
-        p.us.reserve(cfg.latency_count);
-        p.next();
-        io.run();
-        if (p.error) throw std::system_error(p.error, "ipc async ping-pong");
-        return summarize(p.us);
+        return async_pinger<ipc::channel<S>, T>(ch, payload, cfg).run(io, "ipc async ping-pong");
       });
 }
 

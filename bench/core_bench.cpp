@@ -44,6 +44,7 @@
 #include <ipc/serializers/raw.hpp>
 
 #include "measure.hpp"
+#include "ping.hpp"
 
 #include <asio/io_context.hpp>
 
@@ -461,12 +462,6 @@ std::optional<row> row_named(std::string_view name)
   return std::nullopt;
 }
 
-void check_size(std::size_t got, std::size_t want)
-{
-  if (got != want)
-    fail("echo of wrong size: " + std::to_string(got) + " != " + std::to_string(want));
-}
-
 /// A payload of @p size bytes with 4 bytes of room before it (os::raw_send's header).
 struct raw_payload {
   std::string storage;
@@ -641,20 +636,12 @@ template <class F> auto with_raw_child(std::string_view kind, std::size_t size, 
   });
 }
 
-template <class F> latency_result ping_pong(F&& once)
-{
-  std::vector<double> us;
-  time_each(budget(cfg.warmup_count, cfg.warmup_time), us, once, cfg.latency_count,
-            cfg.latency_time);
-  return summarize(us);
-}
-
 latency_result latency_raw(std::size_t size)
 {
   return with_raw_child("rt", size, [&](os::handle h, const os::peer& to) {
     raw_payload payload(size);
     rx_buffer buf;
-    return ping_pong([&] {
+    return ping_pong(cfg, [&] {
       os::raw_send(h, to, payload.data(), payload.size());
       std::string_view m;
       if (!os::raw_receive(h, buf, m)) fail("raw: peer closed");
@@ -669,7 +656,7 @@ template <class S, class T> latency_result latency_sync(row r, std::size_t size)
     auto& ch = child.channel();
     const std::string storage(size, 'x');
     const T payload(storage);
-    return ping_pong([&] {
+    return ping_pong(cfg, [&] {
       ch.send(payload);
       auto m = ch.template receive<T>();
       check_size(m.value.size(), size);
@@ -677,63 +664,15 @@ template <class S, class T> latency_result latency_sync(row r, std::size_t size)
   });
 }
 
-/// Async ping-pong: send and receive started together; the receive's completion records the
-/// sample and starts the next round trip.
-template <class Channel> struct async_pinger {
-  Channel& ch;
-  std::string_view payload;
-  budget warm, meas;
-  std::vector<double> us{};
-  std::size_t i = 0;
-  bool warming = true;
-  clock::time_point t0{};
-  std::error_code error{};
-
-  void next()
-  {
-    if (warming && !warm.more(i)) {
-      warming = false;
-      i = 0;
-      meas = budget(cfg.latency_count, cfg.latency_time);
-    }
-    if (!warming && !meas.more(i)) {
-      ch.close();
-      return;
-    }
-    t0 = clock::now();
-    ch.async_send(payload, [this](std::error_code ec) {
-      if (ec && !error) error = ec;
-    });
-    ch.template async_receive<std::string_view>(
-      [this](std::error_code ec, ipc::message<std::string_view> m) {
-        if (ec) {
-          if (!error) error = ec;
-          return;
-        }
-        if (!warming) us.push_back(micros(clock::now() - t0));
-        if (m.value.size() != payload.size()) {
-          error = std::make_error_code(std::errc::message_size);
-          return;
-        }
-        ++i;
-        next();
-      });
-  }
-};
-
 latency_result latency_async(std::size_t size)
 {
   return with_child<ipc::raw>("rt", row::ipc_raw_async, size, [&](asio::io_context& io,
                                                                    auto& child) {
     const std::string storage(size, 'x');
-    async_pinger<std::remove_reference_t<decltype(child.channel())>> p{
-      child.channel(), storage, budget(cfg.warmup_count, cfg.warmup_time),
-      budget(cfg.latency_count, cfg.latency_time)};
-    p.us.reserve(cfg.latency_count);
-    p.next();
-    io.run();
-    if (p.error) throw std::system_error(p.error, "async ping-pong");
-    return summarize(p.us);
+    const std::string_view payload(storage);
+    using channel_type = std::remove_reference_t<decltype(child.channel())>;
+    return async_pinger<channel_type, std::string_view>(child.channel(), payload, cfg)
+      .run(io, "async ping-pong");
   });
 }
 
