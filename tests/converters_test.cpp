@@ -3,6 +3,7 @@
 #include "ipc/channel.hpp" // first: it configures Asio
 #include "ipc/converters/asio.hpp"
 #include "ipc/converters/channel.hpp"
+#include "ipc/detail/frame_reader.hpp"
 #include "ipc/file.hpp"
 #include "ipc/shared_memory.hpp"
 #include "ipc/serializers/binary.hpp"
@@ -22,6 +23,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <thread>
@@ -298,6 +300,58 @@ BOOST_AUTO_TEST_CASE(a_used_channel_end_moves_to_a_child_and_back_and_keeps_talk
   pass_pipe_end(a, home, "four");
   pass_pipe_end(home, a, "five");
   BOOST_TEST(a.acknowledgements().refused == 0u);
+}
+
+// A process that only passes an end on makes no announcement of its own: the process that
+// uses the end makes it. (On Windows the unused end could not move on once it had written.)
+// The peer here is a bare socket, to see exactly which frames arrive.
+BOOST_AUTO_TEST_CASE(a_channel_end_passes_through_a_process_that_does_not_use_it)
+{
+  ipc_test::fd_guard guard;
+  asio::io_context io;
+  auto ab = socket_pair();
+  bin_channel b(io.get_executor(), std::move(ab.second));
+  auto ends = socket_pair();
+  auto child = forked(ends.first, ends.second, [](asio::io_context& cio, bin_channel& ch) {
+    auto m = ch.receive<std::string>();
+    auto end = m.take_handle<bin_channel>(0, cio.get_executor());
+    ch.send(std::string("passed on"), std::move(end));
+    return ch.receive<std::string>().value == "bye";
+  });
+  bin_channel to_child(io.get_executor(), std::move(ends.first));
+  to_child.send(std::string("through you"), std::move(b));
+  auto back = to_child.receive<std::string>();
+  bin_channel home = back.take_handle<bin_channel>(0, io.get_executor());
+  home.send(std::string("after"));
+  to_child.send(std::string("bye"));
+  BOOST_TEST(child.wait() == 0);
+
+  // What the peer got: this process's announcement, numbered 1, then the message.
+  ipc::detail::frame_reader reader;
+  std::vector<ipc::detail::incoming_frame> frames(2);
+  std::size_t got = 0;
+  std::error_code ec;
+  while (got < 2) {
+    if (reader.next(frames[got], ec)) {
+      ++got;
+      continue;
+    }
+    BOOST_REQUIRE(!ec);
+    auto space = reader.prepare();
+    const ssize_t n = ::read(ab.first.get(), space.data(), space.size());
+    BOOST_REQUIRE(n > 0);
+    std::vector<int> none;
+    reader.commit(static_cast<std::size_t>(n), none);
+  }
+  BOOST_TEST((frames[0].header.kind == ipc::frame_kind::internal));
+  BOOST_TEST(frames[0].header.sequence == 1u);
+  BOOST_REQUIRE(frames[0].payload.size() == 9u);
+  BOOST_TEST(std::to_integer<int>(frames[0].payload[0]) == 3); // moved_here
+  std::uint32_t pid = 0;
+  std::memcpy(&pid, frames[0].payload.data() + 5, 4); // little-endian hosts only, as the wire
+  BOOST_TEST(pid == static_cast<std::uint32_t>(::getpid()));
+  BOOST_TEST((frames[1].header.kind == ipc::frame_kind::message));
+  BOOST_TEST(frames[1].header.sequence == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(a_user_defined_converter_round_trips)
