@@ -4,6 +4,7 @@
 #include "ipc/endpoint.hpp"
 #include "ipc/process.hpp"
 #include "ipc/converters/asio.hpp"
+#include "ipc/converters/channel.hpp"
 #include "ipc/serializers/binary.hpp"
 
 #include <asio/io_context.hpp>
@@ -136,6 +137,34 @@ int main(int argc, char** argv)
     const BOOL ok = ::WriteFile(h.get(), m.value.data(), static_cast<DWORD>(m.value.size()), &n, nullptr);
     ch.send(std::string(ok ? "done" : "write failed"));
     return 0;
+  }
+  if (mode == "take_channel") {
+    // Takes a channel end from the parent channel and, on it: says hello, writes the text of
+    // the next message into the file handle that comes with it, sends a file of its own back,
+    // and waits for "quit" (the parent's acknowledgement comes before it).
+    channel parent = up(io);
+    auto m = parent.receive<std::string>();
+    channel ch = m.take_handle<channel>(0, io.get_executor());
+    ch.send(std::string("hello from the child"));
+    auto f = ch.receive<std::string>();
+    std::error_code ec;
+    ipc::native_handle h = f.take_handle(0, ec);
+    if (ec) {
+      ch.send("take failed: " + ec.message());
+      return 5;
+    }
+    DWORD n = 0;
+    if (!::WriteFile(h.get(), f.value.data(), static_cast<DWORD>(f.value.size()), &n, nullptr)) return 6;
+    const std::wstring path = L"ipcxx-child-file-" + std::to_wstring(::GetCurrentProcessId());
+    wchar_t dir[MAX_PATH];
+    ::GetTempPathW(MAX_PATH, dir);
+    HANDLE mine = ::CreateFileW((std::wstring(dir) + path).c_str(), GENERIC_READ | GENERIC_WRITE,
+                                FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                                CREATE_ALWAYS, FILE_FLAG_DELETE_ON_CLOSE, nullptr);
+    if (mine == INVALID_HANDLE_VALUE) return 7;
+    ::WriteFile(mine, "written by the child", 20, &n, nullptr);
+    ch.send(std::string("wrote it"), ipc::native_handle(mine));
+    return ch.receive<std::string>().value == "quit" ? 0 : 8;
   }
   if (mode == "send_file_and_exit" && argc > 2) {
     // Sends a handle to a file it wrote, and exits at once: the handle must outlive us.
