@@ -162,6 +162,28 @@ BOOST_AUTO_TEST_CASE(a_file_sent_right_after_the_end_reaches_the_child)
   talk_to_child_over_moved_end(true);
 }
 
+BOOST_AUTO_TEST_CASE(a_file_sent_before_the_end_moved_is_refused_by_its_new_holder)
+{
+  // The frame is still in the pipe when `second` moves: its handle was duplicated into this
+  // process (the peer then), so the child refuses it (handle_misdirected) and closes that copy
+  // here; the NACK closes ours. The handle count shows both.
+  handle_guard guard;
+  asio::io_context io;
+  {
+    auto [first, second] = bin_channel::pair(io.get_executor());
+    first.send(std::string("made for the parent"), temp_file(L"ipcxx-before-move"));
+    BOOST_TEST(first.acknowledgements().unacknowledged == 1u);
+    bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"take_channel_misdirected"});
+    c.channel().send(std::string("your end"), std::move(second));
+    BOOST_TEST(first.receive<std::string>().value == "misdirected");
+    BOOST_TEST(first.acknowledgements().refused == 1u);
+    BOOST_TEST(first.acknowledgements().unacknowledged == 0u);
+    first.send(std::string("quit"));
+    BOOST_TEST(c.wait().success());
+  }
+  io.run();
+}
+
 BOOST_AUTO_TEST_CASE(an_end_bound_to_the_completion_port_is_released_or_refused_clearly)
 {
   handle_guard guard;

@@ -166,6 +166,20 @@ int main(int argc, char** argv)
     ch.send(std::string("wrote it"), ipc::native_handle(mine));
     return ch.receive<std::string>().value == "quit" ? 0 : 8;
   }
+  if (mode == "take_channel_misdirected") {
+    // Takes a channel end from the parent channel; its first message there carries a handle
+    // made for the parent (sent before the end moved): says how taking it went, then waits for
+    // "quit".
+    channel parent = up(io);
+    auto m = parent.receive<std::string>();
+    channel ch = m.take_handle<channel>(0, io.get_executor());
+    auto f = ch.receive<std::string>();
+    std::error_code ec;
+    ipc::native_handle h = f.take_handle(0, ec);
+    ch.send(ec == ipc::errc::handle_misdirected && !h ? std::string("misdirected")
+                                                        : "taken: " + ec.message());
+    return ch.receive<std::string>().value == "quit" ? 0 : 8;
+  }
   if (mode == "send_file_and_exit" && argc > 2) {
     // Sends a handle to a file it wrote, and exits at once: the handle must outlive us.
     channel ch = up(io);
