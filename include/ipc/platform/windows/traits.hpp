@@ -51,7 +51,7 @@ namespace platform::windows {
 ///     The copy is freed by the write's completion, which the io_context runs: a program that
 ///     only sends synchronously holds its copies until it runs (or destroys) the io_context.
 /// Calls the core makes synchronously pass an OVERLAPPED whose event has its low bit set, which
-/// keeps their completion off the I/O completion port the Asio handle is bound to.
+/// keeps their completion off the I/O completion port the handle is (or will be) bound to.
 ///
 /// Known gap (tests: suite channel_threads, not run on Windows yet): under wine, a sync send
 /// whose write is pending sometimes waits for good while another thread blocks in a sync
