@@ -184,6 +184,28 @@ BOOST_AUTO_TEST_CASE(a_file_sent_before_the_end_moved_is_refused_by_its_new_hold
   io.run();
 }
 
+BOOST_AUTO_TEST_CASE(two_children_given_the_ends_of_a_pair_talk_directly)
+{
+  // Both ends move: each child greets the other and waits for its greeting before sending a
+  // file (until then neither knows where the other is; see docs/windows.md).
+  handle_guard guard;
+  asio::io_context io;
+  {
+    auto [first, second] = bin_channel::pair(io.get_executor());
+    bin_child a = ipc::spawn<ipc::binary>(io, helper(), {"meet_peer"});
+    bin_child b = ipc::spawn<ipc::binary>(io, helper(), {"meet_peer"});
+    a.channel().send(std::string("your end"), std::move(first));
+    b.channel().send(std::string("your end"), std::move(second));
+    BOOST_TEST(a.channel().receive<std::string>().value == "file of " + std::to_string(b.pid()));
+    BOOST_TEST(b.channel().receive<std::string>().value == "file of " + std::to_string(a.pid()));
+    BOOST_TEST(a.wait().success());
+    BOOST_TEST(b.wait().success());
+    BOOST_TEST(a.channel().acknowledgements().acknowledged == 1u);
+    BOOST_TEST(b.channel().acknowledgements().acknowledged == 1u);
+  }
+  io.run();
+}
+
 BOOST_AUTO_TEST_CASE(an_end_bound_to_the_completion_port_is_released_or_refused_clearly)
 {
   handle_guard guard;
