@@ -4,6 +4,7 @@
 #include "ipc/endpoint.hpp"
 #include "ipc/process.hpp"
 #include "ipc/converters/asio.hpp"
+#include "ipc/converters/channel.hpp"
 #include "ipc/serializers/binary.hpp"
 
 #include <asio/io_context.hpp>
@@ -135,6 +136,84 @@ int main(int argc, char** argv)
     DWORD n = 0;
     const BOOL ok = ::WriteFile(h.get(), m.value.data(), static_cast<DWORD>(m.value.size()), &n, nullptr);
     ch.send(std::string(ok ? "done" : "write failed"));
+    return 0;
+  }
+  if (mode == "take_channel") {
+    // Takes a channel end from the parent channel and, on it: says hello, writes the text of
+    // the next message into the file handle that comes with it, sends a file of its own back,
+    // and waits for "quit" (the parent's acknowledgement comes before it).
+    channel parent = up(io);
+    auto m = parent.receive<std::string>();
+    channel ch = m.take_handle<channel>(0, io.get_executor());
+    ch.send(std::string("hello from the child"));
+    auto f = ch.receive<std::string>();
+    std::error_code ec;
+    ipc::native_handle h = f.take_handle(0, ec);
+    if (ec) {
+      ch.send("take failed: " + ec.message());
+      return 5;
+    }
+    DWORD n = 0;
+    if (!::WriteFile(h.get(), f.value.data(), static_cast<DWORD>(f.value.size()), &n, nullptr)) return 6;
+    const std::wstring path = L"ipcxx-child-file-" + std::to_wstring(::GetCurrentProcessId());
+    wchar_t dir[MAX_PATH];
+    ::GetTempPathW(MAX_PATH, dir);
+    HANDLE mine = ::CreateFileW((std::wstring(dir) + path).c_str(), GENERIC_READ | GENERIC_WRITE,
+                                FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                                CREATE_ALWAYS, FILE_FLAG_DELETE_ON_CLOSE, nullptr);
+    if (mine == INVALID_HANDLE_VALUE) return 7;
+    ::WriteFile(mine, "written by the child", 20, &n, nullptr);
+    ch.send(std::string("wrote it"), ipc::native_handle(mine));
+    return ch.receive<std::string>().value == "quit" ? 0 : 8;
+  }
+  if (mode == "take_channel_misdirected") {
+    // Takes a channel end from the parent channel; its first message there carries a handle
+    // made for the parent (sent before the end moved): says how taking it went, then waits for
+    // "quit".
+    channel parent = up(io);
+    auto m = parent.receive<std::string>();
+    channel ch = m.take_handle<channel>(0, io.get_executor());
+    auto f = ch.receive<std::string>();
+    std::error_code ec;
+    ipc::native_handle h = f.take_handle(0, ec);
+    ch.send(ec == ipc::errc::handle_misdirected && !h ? std::string("misdirected")
+                                                        : "taken: " + ec.message());
+    return ch.receive<std::string>().value == "quit" ? 0 : 8;
+  }
+  if (mode == "meet_peer") {
+    // Takes one end of a pair whose other end went to another child; greets it and waits for
+    // its greeting (so that each knows where the other is), sends it a file of its own, and
+    // reports to the parent what the file it got says.
+    channel parent = up(io);
+    auto m = parent.receive<std::string>();
+    channel ch = m.take_handle<channel>(0, io.get_executor());
+    const std::string me = std::to_string(::GetCurrentProcessId());
+    ch.send("hello from " + me);
+    if (ch.receive<std::string>().value.rfind("hello from ", 0) != 0) return 5;
+    const std::wstring path = L"ipcxx-meet-" + std::to_wstring(::GetCurrentProcessId());
+    wchar_t dir[MAX_PATH];
+    ::GetTempPathW(MAX_PATH, dir);
+    HANDLE mine = ::CreateFileW((std::wstring(dir) + path).c_str(), GENERIC_READ | GENERIC_WRITE,
+                                FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                                CREATE_ALWAYS, FILE_FLAG_DELETE_ON_CLOSE, nullptr);
+    if (mine == INVALID_HANDLE_VALUE) return 7;
+    DWORD n = 0;
+    const std::string text = "file of " + me;
+    ::WriteFile(mine, text.data(), static_cast<DWORD>(text.size()), &n, nullptr);
+    ch.send(std::string("file"), ipc::native_handle(mine));
+    auto f = ch.receive<std::string>();
+    std::error_code ec;
+    ipc::native_handle h = f.take_handle(0, ec);
+    if (ec) {
+      parent.send("take failed: " + ec.message());
+      return 6;
+    }
+    char buf[64];
+    ::SetFilePointer(h.get(), 0, nullptr, FILE_BEGIN);
+    if (!::ReadFile(h.get(), buf, sizeof buf, &n, nullptr)) n = 0;
+    ch.send(std::string("bye")); // carries the ACK for the file
+    (void)ch.receive<std::string>();
+    parent.send(std::string(buf, n));
     return 0;
   }
   if (mode == "send_file_and_exit" && argc > 2) {

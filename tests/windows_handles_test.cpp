@@ -619,9 +619,11 @@ BOOST_AUTO_TEST_CASE(a_malformed_socket_blob_breaks_the_channel_cleanly)
   using traits = ipc::platform::traits;
   std::vector<std::byte> blob(traits::socket_blob);
   blob[0] = std::byte{traits::blob_socket};
+  const DWORD self = ::GetCurrentProcessId(); // the process the blob says it was made for
+  for (int i = 0; i < 4; ++i) blob[1 + i] = std::byte((self >> (8 * i)) & 0xff);
   // Protocol info of zeros, and of garbage: no socket can be made from it.
   BOOST_TEST((receive_forged(blob) == ipc::errc::invalid_handle));
-  std::fill(blob.begin() + 1, blob.end(), std::byte{0x5a});
+  std::fill(blob.begin() + traits::blob_prefix, blob.end(), std::byte{0x5a});
   BOOST_TEST((receive_forged(blob) == ipc::errc::invalid_handle));
   // A socket blob of the wrong size, or of an unknown method.
   BOOST_TEST((receive_forged(std::span(blob).first(traits::duplicated_blob)) == ipc::errc::malformed_frame));
@@ -635,7 +637,7 @@ BOOST_AUTO_TEST_CASE(a_malformed_socket_blob_breaks_the_channel_cleanly)
   BOOST_REQUIRE(::WSADuplicateSocketW(s, ::GetCurrentProcessId(), &info) == 0);
   info.iSocketType = SOCK_DGRAM;
   blob[0] = std::byte{traits::blob_socket};
-  std::memcpy(blob.data() + 1, &info, sizeof info);
+  std::memcpy(blob.data() + traits::blob_prefix, &info, sizeof info);
   BOOST_TEST((receive_forged(blob) == ipc::errc::invalid_handle));
   ::closesocket(s);
 }
@@ -647,7 +649,10 @@ BOOST_AUTO_TEST_CASE(a_blob_that_names_no_handle_breaks_the_channel)
   bin_channel ch(io.get_executor(), ipc::native_handle(r));
   ipc::byte_buffer frame;
   frame.resize(ipc::frame_header_size);
-  const std::byte blob[9] = {std::byte{1}, std::byte{3}}; // 3: not a handle value
+  std::byte blob[ipc::platform::traits::duplicated_blob] = {std::byte{1}};
+  const DWORD self = ::GetCurrentProcessId();
+  for (int i = 0; i < 4; ++i) blob[1 + i] = std::byte((self >> (8 * i)) & 0xff);
+  blob[ipc::platform::traits::blob_prefix] = std::byte{3}; // 3: not a handle value
   BOOST_REQUIRE(!ipc::append_handle_entry(frame, "native", blob));
   ipc::frame_header h;
   h.sequence = 1;

@@ -69,6 +69,14 @@ struct moved_end_t {
 };
 inline constexpr moved_end_t moved_end{};
 
+/// Tells the backend that `pair()` made @p a and @p b, if it wants to know (`link_pair`).
+template <class Traits, class Stream>
+void link_pair(Stream& a, Stream& b) noexcept
+{
+  if constexpr (requires { Traits::link_pair(a.native_handle(), b.native_handle()); })
+    Traits::link_pair(a.native_handle(), b.native_handle());
+}
+
 template <class H>
 inline constexpr bool is_movable_handle_v =
   transferable<std::remove_cvref_t<H>> && !std::is_lvalue_reference_v<H>;
@@ -242,6 +250,8 @@ public:
     ipc::native_handle ha(a), hb(b);
     p.first.core_->adopt_own(std::move(ha), ec);
     if (!ec) p.second.core_->adopt_own(std::move(hb), ec);
+    // A backend that must know where one end goes to serve the other (Windows) links them.
+    if (!ec) detail::link_pair<platform::traits>(p.first.core_->socket_, p.second.core_->socket_);
     return p;
   }
   template <class ExecutionContext>

@@ -12,6 +12,7 @@
 #include <asio/associated_cancellation_slot.hpp>
 #include <asio/buffer.hpp>
 #include <asio/error.hpp>
+#include <asio/post.hpp>
 #include <asio/windows/overlapped_ptr.hpp>
 #include <asio/windows/stream_handle.hpp>
 
@@ -26,6 +27,7 @@
 #include <cwchar>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <span>
 #include <system_error>
@@ -49,16 +51,20 @@ namespace platform::windows {
 ///     The copy is freed by the write's completion, which the io_context runs: a program that
 ///     only sends synchronously holds its copies until it runs (or destroys) the io_context.
 /// Calls the core makes synchronously pass an OVERLAPPED whose event has its low bit set, which
-/// keeps their completion off the I/O completion port the Asio handle is bound to.
+/// keeps their completion off the I/O completion port the handle is (or will be) bound to.
 ///
 /// Known gap (tests: suite channel_threads, not run on Windows yet): under wine, a sync send
 /// whose write is pending sometimes waits for good while another thread blocks in a sync
 /// receive on the other end. The async paths do not show it.
 struct pipe_state : std::enable_shared_from_this<pipe_state> {
-  explicit pipe_state(asio::any_io_executor ex) : executor(std::move(ex)) {}
+  explicit pipe_state(asio::any_io_executor ex) : executor(std::move(ex)), port(executor) {}
 
   asio::any_io_executor executor; // where write completions run
-  HANDLE handle = nullptr;        // owned by the stream, not by the state
+  /// Binds the handle to the io_context's completion port, which happens at the first operation
+  /// that completes through the port (a non-blocking write, an async wait): see `bind`.
+  asio::windows::stream_handle port;
+  HANDLE handle = nullptr;        // owned by the stream (in `port` once bound), not by the state
+  bool bound = false;             // `handle` is bound to the completion port (held by `port`)
   HANDLE read_event = nullptr;    // manual reset: synchronous reads and readiness waits
   HANDLE write_event = nullptr;   // manual reset: signalled when the last write completed
   bool write_pending = false;     // a write returned ERROR_IO_PENDING and has not completed
@@ -77,6 +83,11 @@ struct pipe_state : std::enable_shared_from_this<pipe_state> {
   /// process before the move was known may still be closed there by the end's new holder
   /// (`errc::handle_misdirected`), which needs the pid to keep naming that process.
   std::vector<HANDLE> former_peers;
+  /// The other end, when `pair()` made both in this process (see `partner_registry`).
+  std::weak_ptr<pipe_state> partner;
+  /// Set (from any thread) when this process sent the partner end to process `moved_to`:
+  /// taken up by this end's next `peer_process`, unless the peer says where it is first.
+  std::atomic<DWORD> moved_to{0};
 
   pipe_state(const pipe_state&) = delete;
   pipe_state& operator=(const pipe_state&) = delete;
@@ -96,7 +107,91 @@ struct pipe_state : std::enable_shared_from_this<pipe_state> {
       write_pending = false;
     return write_pending;
   }
+
+  /// Binds the handle to the io_context's completion port, once: every operation whose
+  /// completion comes through the port calls this first (an overlapped_ptr on a handle bound
+  /// to no port would never complete). Until then the handle can still be given up
+  /// (`pipe_stream::release`): a handle bound to a port stays bound to it on wine and before
+  /// Windows 8.1.
+  void bind(std::error_code& ec) noexcept
+  {
+    ec.clear();
+    if (bound) return;
+    port.assign(handle, ec);
+    if (!ec) bound = true;
+  }
+
+  /// The process the other end is in now, as far as this end knows: the peer said so
+  /// (`moved_here`), or this process sent the partner end there.
+  void peer_is(DWORD pid) noexcept
+  {
+    if (peer_pid == pid && peer_process != nullptr) return;
+    if (peer_process != nullptr) former_peers.push_back(std::exchange(peer_process, nullptr));
+    peer_pid = pid;
+  }
 };
+
+/// Ends made by `pair()` in this process that were given up (`pipe_stream::release`, to be
+/// sent over another channel), by handle value, with the end they are connected to. When one
+/// of these handles is duplicated into process P (`traits::export_handles`), the other end
+/// learns that its peer is P: until P says so itself (`moved_here`), the pipe would name this
+/// process, and handles sent meanwhile would be duplicated into the wrong process. Entries go
+/// when the handle is sent, closed (`traits::close_handle`) or adopted again here.
+class partner_registry {
+public:
+  static partner_registry& get() noexcept
+  {
+    static partner_registry r;
+    return r;
+  }
+
+  void add(HANDLE h, std::weak_ptr<pipe_state> partner)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& e : entries_)
+      if (e.first == h) {
+        e.second = std::move(partner);
+        return;
+      }
+    entries_.emplace_back(h, std::move(partner));
+    size_.store(entries_.size(), std::memory_order_release);
+  }
+
+  std::size_t size() const noexcept { return size_.load(std::memory_order_acquire); }
+
+  /// Forgets @p h; the end it was connected to, if it was registered and still lives.
+  std::shared_ptr<pipe_state> take(HANDLE h) noexcept
+  {
+    if (size_.load(std::memory_order_acquire) == 0) return nullptr;
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = entries_.begin(); it != entries_.end(); ++it)
+      if (it->first == h) {
+        auto partner = it->second.lock();
+        entries_.erase(it);
+        size_.store(entries_.size(), std::memory_order_release);
+        return partner;
+      }
+    return nullptr;
+  }
+
+private:
+  std::mutex mutex_;
+  std::vector<std::pair<HANDLE, std::weak_ptr<pipe_state>>> entries_;
+  std::atomic<std::size_t> size_{0};
+};
+
+/// Un-binds @p h from its completion port: NtSetInformationFile(FileReplaceCompletionInformation)
+/// with no port, which Windows 8.1 and later have (wine 8 answers STATUS_NOT_IMPLEMENTED).
+inline bool unbind_from_port(HANDLE h) noexcept
+{
+  using set_info_fn = LONG(WINAPI*)(HANDLE, void*, void*, ULONG, ULONG);
+  static const auto set_info = reinterpret_cast<set_info_fn>(reinterpret_cast<void*>(
+    ::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "NtSetInformationFile")));
+  if (set_info == nullptr) return false;
+  ULONG_PTR iosb[2] = {0, 0};
+  void* info[2] = {nullptr, nullptr}; // FILE_COMPLETION_INFORMATION { Port, Key }
+  return set_info(h, iosb, info, sizeof info, 61 /* FileReplaceCompletionInformation */) >= 0;
+}
 
 /// What the channel core reads as its socket's `native_handle()`: the pipe handle, plus the
 /// state the traits' calls need. Converts to the plain `HANDLE` everywhere else.
@@ -129,46 +224,107 @@ public:
   using native_handle_type = pipe_ref;
   enum wait_type { wait_read, wait_write, wait_error };
 
-  explicit pipe_stream(const executor_type& ex) : handle_(ex) {}
-  pipe_stream(pipe_stream&&) = default;
-  pipe_stream& operator=(pipe_stream&&) = default;
+  explicit pipe_stream(const executor_type& ex) : ex_(ex) {}
+  pipe_stream(pipe_stream&& other) noexcept : ex_(other.ex_), state_(std::move(other.state_)) {}
+  pipe_stream& operator=(pipe_stream&& other) noexcept
+  {
+    if (this != &other) {
+      std::error_code ignored;
+      close(ignored);
+      ex_ = other.ex_;
+      state_ = std::move(other.state_);
+    }
+    return *this;
+  }
+  ~pipe_stream()
+  {
+    std::error_code ignored;
+    close(ignored);
+  }
 
-  executor_type get_executor() noexcept { return handle_.get_executor(); }
-  bool is_open() const noexcept { return handle_.is_open(); }
-  native_handle_type native_handle() noexcept { return {handle_.native_handle(), state_.get()}; }
+  executor_type get_executor() noexcept { return ex_; }
+  bool is_open() const noexcept { return state_ != nullptr; }
+  native_handle_type native_handle() noexcept
+  {
+    return {state_ ? state_->handle : INVALID_HANDLE_VALUE, state_.get()};
+  }
 
-  /// Takes ownership of @p h (an overlapped pipe end) and binds it to the completion port.
+  /// Takes ownership of @p h (an overlapped pipe end). It is bound to the io_context's
+  /// completion port at the first operation that needs it (`pipe_state::bind`), not now: an end
+  /// that is passed on before it was used can still be given up on systems that cannot
+  /// un-bind a handle.
   void assign(pipe_protocol, HANDLE h, std::error_code& ec)
   {
-    auto st = std::make_shared<pipe_state>(asio::any_io_executor(handle_.get_executor()));
+    if (state_) {
+      ec = asio::error::already_open;
+      return;
+    }
+    auto st = std::make_shared<pipe_state>(asio::any_io_executor(ex_));
     st->read_event = ::CreateEventW(nullptr, TRUE, FALSE, nullptr);
     st->write_event = ::CreateEventW(nullptr, TRUE, TRUE, nullptr);
     if (st->read_event == nullptr || st->write_event == nullptr) {
       ec = last_error();
       return;
     }
-    handle_.assign(h, ec);
-    if (ec) return;
+    (void)partner_registry::get().take(h); // a value given up earlier and adopted again
     st->handle = h;
     state_ = std::move(st);
+    ec.clear();
   }
 
   void close(std::error_code& ec)
   {
-    if (state_) {
-      state_->closed = true;
-      if (auto waiter = std::move(state_->write_waiter))
-        waiter->complete(asio::error::operation_aborted, 0);
-    }
-    handle_.close(ec);
-    state_.reset();
+    ec.clear();
+    if (!state_) return;
+    std::shared_ptr<pipe_state> st = std::move(state_);
+    st->closed = true;
+    if (auto waiter = std::move(st->write_waiter)) waiter->complete(asio::error::operation_aborted, 0);
+    if (st->bound) st->port.close(ec);
+    else if (!::CloseHandle(st->handle)) ec = last_error();
+    st->handle = nullptr;
   }
 
-  /// A handle bound to a completion port stays bound to it: it cannot be given up.
+  /// Gives up the handle (the caller owns it; the stream is closed). Waits for a write still
+  /// pending. A handle never bound to the completion port is simply handed over. A bound one is
+  /// un-bound first (Windows 8.1 and later); where that fails (wine 8) the result is
+  /// `std::errc::operation_not_supported` and the stream stays open and usable.
   HANDLE release(std::error_code& ec)
   {
-    ec = std::make_error_code(std::errc::operation_not_supported);
-    return nullptr;
+    if (!state_) {
+      ec = asio::error::bad_descriptor;
+      return nullptr;
+    }
+    pipe_state& st = *state_;
+    if (st.writing()) {
+      ::WaitForSingleObject(st.write_event, INFINITE);
+      st.write_pending = false;
+    }
+    HANDLE out = st.handle;
+    if (st.bound) {
+      // Asio's stream_handle has no release() (1.22): keep the file object open through a
+      // duplicate, un-bind it, then let Asio close its handle.
+      const HANDLE self = ::GetCurrentProcess();
+      if (!::DuplicateHandle(self, st.handle, self, &out, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+        ec = last_error();
+        return nullptr;
+      }
+      if (!unbind_from_port(out)) {
+        ::CloseHandle(out);
+        ec = std::make_error_code(std::errc::operation_not_supported);
+        return nullptr;
+      }
+      std::error_code ignored;
+      st.port.close(ignored);
+      st.bound = false;
+    }
+    st.handle = nullptr;
+    st.closed = true;
+    if (auto waiter = std::move(st.write_waiter)) waiter->complete(asio::error::operation_aborted, 0);
+    if (auto partner = st.partner.lock(); partner && !partner->closed)
+      partner_registry::get().add(out, partner);
+    state_.reset();
+    ec.clear();
+    return out;
   }
 
   /// Completes when the pipe is readable (data or end of stream), or when the write the last
@@ -178,7 +334,7 @@ public:
   void async_wait(wait_type w, Handler&& handler)
   {
     auto slot = asio::get_associated_cancellation_slot(handler);
-    auto ex = handle_.get_executor();
+    auto ex = ex_;
     if (w == wait_write) {
       auto op = std::make_unique<asio::windows::overlapped_ptr>(
         ex, [h = std::forward<Handler>(handler)](std::error_code ec, std::size_t) mutable {
@@ -191,6 +347,13 @@ public:
       state_->write_waiter = std::move(op);
       return;
     }
+    // A read wait completes through the completion port: bind the handle to it first.
+    std::error_code bec = state_ ? std::error_code() : asio::error::bad_descriptor;
+    if (state_) state_->bind(bec);
+    if (bec) {
+      asio::post(ex, [h = std::forward<Handler>(handler), bec]() mutable { std::move(h)(bec); });
+      return;
+    }
     asio::windows::overlapped_ptr op(
       ex, [h = std::forward<Handler>(handler), slot, st = state_](std::error_code ec, std::size_t) mutable {
         if (slot.is_connected()) slot.clear();
@@ -201,7 +364,7 @@ public:
         std::move(h)(ec);
       });
     static char dummy;
-    const HANDLE h = handle_.native_handle();
+    const HANDLE h = state_->handle;
     OVERLAPPED* ov = op.get();
     if (slot.is_connected()) slot.template emplace<read_canceller>(read_canceller{h, ov});
     if (!::ReadFile(h, &dummy, 0, nullptr, ov) && ::GetLastError() != ERROR_IO_PENDING) {
@@ -218,7 +381,7 @@ private:
     void operator()(asio::cancellation_type) const { ::CancelIoEx(handle, ov); }
   };
 
-  asio::windows::basic_stream_handle<Executor> handle_;
+  Executor ex_;
   std::shared_ptr<pipe_state> state_;
 };
 
@@ -233,17 +396,21 @@ struct traits {
 
   /// Handles travel in the frame's handle table: the sender makes each one the peer's as the
   /// frame's first byte is written (see `export_handles`), and the entry's blob says how the
-  /// peer takes it. The blob starts with a method byte:
-  ///   1 (`blob_duplicated`): DuplicateHandle made a copy in the peer's process; u64 its value
-  ///     there (9 bytes in all);
+  /// peer takes it. The blob starts with a method byte and the u32 pid of the process the
+  /// handle was made for (the one the sender believed held the other end):
+  ///   1 (`blob_duplicated`): DuplicateHandle made a copy in that process; u64 its value
+  ///     there (13 bytes in all);
   ///   2 (`blob_socket`): a socket; the WSAPROTOCOL_INFOW that WSADuplicateSocketW filled in
-  ///     for the peer's pid, which the peer hands to WSASocketW (629 bytes in all). Sockets
-  ///     never go through DuplicateHandle: layered providers would lose track of the copy.
+  ///     for that pid, which the peer hands to WSASocketW (633 bytes in all). Sockets never go
+  ///     through DuplicateHandle: layered providers would lose track of the copy.
+  /// A receiver that is not that process (the channel end moved, and the sender did not know
+  /// yet) does not adopt the value: see `handle_from_blob`.
   /// Each entry reserves the blob its kind of handle needs (`handle_blob_size`).
   static constexpr std::uint8_t blob_duplicated = 1;
   static constexpr std::uint8_t blob_socket = 2;
-  static constexpr std::size_t duplicated_blob = 1 + 8;
-  static constexpr std::size_t socket_blob = 1 + sizeof(WSAPROTOCOL_INFOW);
+  static constexpr std::size_t blob_prefix = 1 + 4; // method, target pid
+  static constexpr std::size_t duplicated_blob = blob_prefix + 8;
+  static constexpr std::size_t socket_blob = blob_prefix + sizeof(WSAPROTOCOL_INFOW);
   static constexpr std::size_t max_handle_blob = std::max(duplicated_blob, socket_blob);
   static constexpr std::size_t max_handles_per_message = 253;
 
@@ -251,7 +418,9 @@ struct traits {
   /// converter that says `socket` is believed; any other handle is asked whether it is one.
   static std::size_t handle_blob_size(handle_kind kind, native_handle_type h) noexcept
   {
-    return kind == handle_kind::socket || is_socket(h) ? socket_blob : duplicated_blob;
+    // The channel converter says `socket` (a channel end is one on POSIX): here it is a pipe.
+    if (kind == handle_kind::socket) return is_pipe(h) ? duplicated_blob : socket_blob;
+    return is_socket(h) ? socket_blob : duplicated_blob;
   }
 
   /// Largest piece one write copies and hands to the pipe.
@@ -262,6 +431,7 @@ struct traits {
   /// Sockets held as handles (one that reached us as a `native_handle`) close as sockets.
   static void close_handle(native_handle_type h) noexcept
   {
+    (void)partner_registry::get().take(h);
     if (is_socket(h)) ::closesocket(reinterpret_cast<SOCKET>(h));
     else ::CloseHandle(h);
   }
@@ -435,6 +605,12 @@ struct traits {
                                std::error_code& ec)
   {
     pipe_state& st = *p.state;
+    if (nonblocking) {
+      // Its completion comes through the port (before handles are made the peer's, so that a
+      // failure here has nothing to take back).
+      st.bind(ec);
+      if (ec) return 0;
+    }
     if (st.writing()) {
       if (nonblocking) {
         ec = asio::error::would_block;
@@ -632,9 +808,17 @@ struct traits {
   static void peer_moved(pipe_ref p, std::uint32_t pid) noexcept
   {
     pipe_state& st = *p.state;
-    if (st.peer_pid == pid && st.peer_process != nullptr) return;
-    if (st.peer_process != nullptr) st.former_peers.push_back(std::exchange(st.peer_process, nullptr));
-    st.peer_pid = pid;
+    st.moved_to.store(0); // what the peer says is newer than where this process sent it
+    st.peer_is(pid);
+  }
+
+  /// `pair()` made @p a and @p b in this process: each may learn where the other is sent
+  /// (see `partner_registry`).
+  static void link_pair(pipe_ref a, pipe_ref b) noexcept
+  {
+    if (a.state == nullptr || b.state == nullptr) return;
+    a.state->partner = b.state->weak_from_this();
+    b.state->partner = a.state->weak_from_this();
   }
 
   static credentials peer_credentials(native_handle_type h, std::error_code& ec) noexcept
@@ -656,25 +840,45 @@ struct traits {
   /// The handle a received handle-table entry names, owned by the caller from now on: a value
   /// the sender duplicated into this process for us, or a socket made from the protocol info
   /// the sender exported for us. A blob that is neither is `malformed_frame`; protocol info
-  /// that yields no socket of the family and type it announces is `invalid_handle`. The value
-  /// itself cannot be checked: a peer is trusted not to name handles of ours it did not give
-  /// us (docs/windows.md).
+  /// that yields no socket of the family and type it announces is `invalid_handle`. A handle
+  /// made for another process (a former holder of this channel end) is
+  /// `errc::handle_misdirected`: a duplicated one is closed in that process (the sender holds
+  /// that process's handle open until the channel closes, so the pid still names it); an
+  /// exported socket cannot be taken back. The value itself cannot be checked: a peer is
+  /// trusted not to name handles of ours it did not give us (docs/windows.md).
   static void handle_from_blob(std::span<const std::byte> blob, native_handle_type& out,
                                std::error_code& ec) noexcept
   {
-    if (blob.size() == socket_blob && std::to_integer<std::uint8_t>(blob[0]) == blob_socket) {
-      import_socket(blob.subspan(1), out, ec);
+    const auto method = blob.empty() ? 0u : std::to_integer<unsigned>(blob[0]);
+    DWORD target = 0;
+    if (blob.size() >= blob_prefix)
+      for (int i = 4; i >= 1; --i) target = (target << 8) | std::to_integer<DWORD>(blob[i]);
+    if (blob.size() == socket_blob && method == blob_socket) {
+      if (target != ::GetCurrentProcessId()) {
+        ec = errc::handle_misdirected;
+        return;
+      }
+      import_socket(blob.subspan(blob_prefix), out, ec);
       return;
     }
     std::uint64_t v = 0;
-    if (blob.size() == duplicated_blob && std::to_integer<std::uint8_t>(blob[0]) == blob_duplicated)
-      for (int i = 8; i >= 1; --i) v = (v << 8) | std::to_integer<std::uint64_t>(blob[i]);
+    if (blob.size() == duplicated_blob && method == blob_duplicated)
+      for (int i = 8; i >= 1; --i) v = (v << 8) | std::to_integer<std::uint64_t>(blob[blob_prefix - 1 + i]);
     // Real handle values are multiples of 4; 0 and the pseudo handles (-1, -2, ...) are not.
-    if (v == 0 || (v & 3) != 0 || v > 0xffffffffull) {
+    if (v == 0 || (v & 3) != 0 || v > 0xffffffffull || target == 0) {
       ec = errc::malformed_frame;
       return;
     }
-    out = reinterpret_cast<HANDLE>(static_cast<std::uintptr_t>(v));
+    const HANDLE value = reinterpret_cast<HANDLE>(static_cast<std::uintptr_t>(v));
+    if (target != ::GetCurrentProcessId()) {
+      if (const HANDLE there = ::OpenProcess(PROCESS_DUP_HANDLE, FALSE, target)) {
+        close_in(there, value);
+        ::CloseHandle(there);
+      }
+      ec = errc::handle_misdirected;
+      return;
+    }
+    out = value;
     ec.clear();
   }
 
@@ -682,6 +886,7 @@ struct traits {
   /// then in `st.peer_pid` (for WSADuplicateSocketW), and cannot be reused while it is open.
   static HANDLE peer_process(pipe_state& st, std::error_code& ec) noexcept
   {
+    if (const DWORD moved = st.moved_to.exchange(0); moved != 0) st.peer_is(moved);
     if (st.peer_process != nullptr) return st.peer_process;
     ULONG pid = st.peer_pid;
     DWORD flags = 0;
@@ -719,6 +924,7 @@ private:
     }
     const HANDLE peer = peer_process(st, ec);
     if (peer == nullptr) return false;
+    std::vector<HANDLE> sent; // handles that may be ends of pairs made here (partner_registry)
     // Calls f(handle, blob) for each entry in order; false when the table does not match the
     // handles, or when f says so.
     auto each_entry = [&](auto&& f) {
@@ -751,9 +957,10 @@ private:
         return false;
       }
       exported.push_back(remote);
+      if (partner_registry::get().size() != 0) sent.push_back(h);
       const auto v = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(remote));
-      blob[0] = std::byte{blob_duplicated};
-      for (int i = 0; i < 8; ++i) blob[1 + i] = std::byte((v >> (8 * i)) & 0xff);
+      write_prefix(blob, blob_duplicated, st.peer_pid);
+      for (int i = 0; i < 8; ++i) blob[blob_prefix + i] = std::byte((v >> (8 * i)) & 0xff);
       return true;
     });
     if (duplicated && sockets != 0) {
@@ -772,8 +979,8 @@ private:
         ec = wsa_error();
         return false;
       }
-      blob[0] = std::byte{blob_socket};
-      std::memcpy(blob.data() + 1, &info, sizeof info);
+      write_prefix(blob, blob_socket, st.peer_pid);
+      std::memcpy(blob.data() + blob_prefix, &info, sizeof info);
       return true;
     }));
     if (!done) {
@@ -781,8 +988,17 @@ private:
       if (!ec) ec = errc::malformed_frame;
       return false;
     }
+    // Ends of pairs made here that go to the peer: their partners' peer is the peer now.
+    for (const HANDLE h : sent)
+      if (auto partner = partner_registry::get().take(h)) partner->moved_to.store(st.peer_pid);
     ec.clear();
     return true;
+  }
+
+  static void write_prefix(std::span<std::byte> blob, std::uint8_t method, DWORD pid) noexcept
+  {
+    blob[0] = std::byte{method};
+    for (int i = 0; i < 4; ++i) blob[1 + i] = std::byte((pid >> (8 * i)) & 0xff);
   }
 
   /// Takes the socket a peer exported for us (WSADuplicateSocketW with our pid) from its
@@ -817,14 +1033,31 @@ private:
     ec.clear();
   }
 
-  /// Closes, in the peer's process, handles duplicated there for a frame that never left:
-  /// DUPLICATE_CLOSE_SOURCE with no target is the one way to close another process's handle.
-  /// Only for frames not written, whose values the peer cannot have seen.
+  /// Closes, in the peer's process, handles duplicated there for a frame that never left
+  /// (`close_in`). Only for frames not written, whose values the peer cannot have seen.
   static void revoke_handles(pipe_state& st, std::vector<HANDLE>& exported) noexcept
   {
-    for (HANDLE remote : exported)
-      ::DuplicateHandle(st.peer_process, remote, nullptr, nullptr, 0, FALSE, DUPLICATE_CLOSE_SOURCE);
+    for (HANDLE remote : exported) close_in(st.peer_process, remote);
     exported.clear();
+  }
+
+  /// Closes handle @p value of @p process: DUPLICATE_CLOSE_SOURCE is the one way to close
+  /// another process's handle. Windows takes no target for it; wine 8 insists on one
+  /// (ERROR_INVALID_HANDLE without), so the handle comes here on its way out and is closed.
+  static void close_in(HANDLE process, HANDLE value) noexcept
+  {
+    HANDLE copy = nullptr;
+    if (::DuplicateHandle(process, value, ::GetCurrentProcess(), &copy, 0, FALSE,
+                          DUPLICATE_CLOSE_SOURCE | DUPLICATE_SAME_ACCESS) &&
+        copy != nullptr)
+      ::CloseHandle(copy);
+  }
+
+  static bool is_pipe(HANDLE h) noexcept
+  {
+    DWORD flags = 0;
+    return ::GetFileType(h) == FILE_TYPE_PIPE &&
+           ::GetNamedPipeInfo(h, &flags, nullptr, nullptr, nullptr) != FALSE;
   }
 
   static bool is_socket(HANDLE h) noexcept
