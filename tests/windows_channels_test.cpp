@@ -7,7 +7,7 @@
 #include "ipc/frame.hpp"
 #include "ipc/serializers/binary.hpp"
 
-#include "windows_handle_count.hpp"
+#include "windows_support.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -22,60 +22,23 @@
 
 namespace {
 
+using ipc_test::read_from_start;
+using ipc_test::temp_file;
+using ipc_test::temp_path;
+
 using bin_channel = ipc::channel<ipc::binary>;
 using bin_child = ipc::child<ipc::binary>;
 using traits = ipc::platform::traits;
-
-std::string helper()
-{
-  const char* p = std::getenv("IPC_TEST_CHILD");
-  BOOST_REQUIRE_MESSAGE(p != nullptr, "IPC_TEST_CHILD must name tests/windows_child_helper");
-  std::string s = p;
-  if (!s.empty() && s[0] == '/') s = "Z:" + s;
-  return s;
-}
 
 /// Wine allocates a few handles for good the first time a process starts a child: that happens
 /// before the first count, so that only what a test leaks is counted.
 void warm_up_spawn()
 {
-  static const bool done = [] {
-    asio::io_context io;
-    bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"exit", "0"});
-    (void)c.wait();
-    return true;
-  }();
-  (void)done;
+  asio::io_context io;
+  bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"exit", "0"});
+  (void)c.wait();
 }
-
-struct handle_guard {
-  DWORD before = (warm_up_spawn(), ipc_test::process_handle_count());
-  ~handle_guard() { BOOST_CHECK_EQUAL(ipc_test::process_handle_count(), before); }
-};
-
-/// A read-write temporary file holding @p text, deleted when its last handle closes.
-ipc::native_handle temp_file(const wchar_t* name, const std::string& text = {})
-{
-  wchar_t dir[MAX_PATH];
-  ::GetTempPathW(MAX_PATH, dir);
-  const std::wstring path = std::wstring(dir) + name + std::to_wstring(::GetCurrentProcessId());
-  HANDLE h = ::CreateFileW(path.c_str(), GENERIC_READ | GENERIC_WRITE,
-                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
-                           CREATE_ALWAYS, FILE_FLAG_DELETE_ON_CLOSE, nullptr);
-  BOOST_REQUIRE(h != INVALID_HANDLE_VALUE);
-  DWORD n = 0;
-  if (!text.empty()) BOOST_REQUIRE(::WriteFile(h, text.data(), static_cast<DWORD>(text.size()), &n, nullptr));
-  return ipc::native_handle(h);
-}
-
-std::string read_from_start(HANDLE h)
-{
-  ::SetFilePointer(h, 0, nullptr, FILE_BEGIN);
-  char buf[256];
-  DWORD n = 0;
-  BOOST_REQUIRE(::ReadFile(h, buf, sizeof buf, &n, nullptr));
-  return std::string(buf, n);
-}
+using handle_guard = ipc_test::handle_guard<warm_up_spawn>;
 
 /// The child side ("take_channel" in windows_child_helper): takes a channel end from its parent
 /// channel, says hello on it, writes the text of the next message there into the file handle
@@ -91,7 +54,7 @@ void talk_to_child_over_moved_end(bool file_first)
     // Used, but only by synchronous receives: not bound to the completion port yet.
     first.send(std::string("before the move"));
     BOOST_TEST(second.receive<std::string>().value == "before the move");
-    bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"take_channel"});
+    bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"take_channel"});
     c.channel().send(std::string("your end"), std::move(second));
     BOOST_TEST(!second.is_open());
     ipc::native_handle file = temp_file(L"ipcxx-moved-end");
@@ -173,7 +136,7 @@ BOOST_AUTO_TEST_CASE(a_file_sent_before_the_end_moved_is_refused_by_its_new_hold
     auto [first, second] = bin_channel::pair(io.get_executor());
     first.send(std::string("made for the parent"), temp_file(L"ipcxx-before-move"));
     BOOST_TEST(first.acknowledgements().unacknowledged == 1u);
-    bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"take_channel_misdirected"});
+    bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"take_channel_misdirected"});
     c.channel().send(std::string("your end"), std::move(second));
     BOOST_TEST(first.receive<std::string>().value == "misdirected");
     BOOST_TEST(first.acknowledgements().refused == 1u);
@@ -192,8 +155,8 @@ BOOST_AUTO_TEST_CASE(two_children_given_the_ends_of_a_pair_talk_directly)
   asio::io_context io;
   {
     auto [first, second] = bin_channel::pair(io.get_executor());
-    bin_child a = ipc::spawn<ipc::binary>(io, helper(), {"meet_peer"});
-    bin_child b = ipc::spawn<ipc::binary>(io, helper(), {"meet_peer"});
+    bin_child a = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"meet_peer"});
+    bin_child b = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"meet_peer"});
     a.channel().send(std::string("your end"), std::move(first));
     b.channel().send(std::string("your end"), std::move(second));
     BOOST_TEST(a.channel().receive<std::string>().value == "file of " + std::to_string(b.pid()));
@@ -266,7 +229,7 @@ BOOST_AUTO_TEST_CASE(a_handle_made_for_another_process_is_refused_and_closed_the
 {
   handle_guard guard;
   asio::io_context io;
-  bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"sleep"});
+  bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"sleep"});
   struct killer {
     bin_child& c;
     ~killer()

@@ -138,6 +138,18 @@ int main(int argc, char** argv)
     ch.send(std::string(ok ? "done" : "write failed"));
     return 0;
   }
+  if (mode == "use_handles") {
+    // An event to set, the write end of an anonymous pipe to write into, and a process handle
+    // (the parent's) whose pid goes back: each must work here, in this process.
+    channel ch = up(io);
+    auto m = ch.receive<std::string>();
+    ipc::native_handle event = m.take_handle(0), pipe = m.take_handle(1), process = m.take_handle(2);
+    DWORD n = 0;
+    const bool ok = ::SetEvent(event.get()) &&
+                    ::WriteFile(pipe.get(), m.value.data(), static_cast<DWORD>(m.value.size()), &n, nullptr);
+    ch.send(std::string(ok ? std::to_string(::GetProcessId(process.get())) : "failed"));
+    return 0;
+  }
   if (mode == "take_channel") {
     // Takes a channel end from the parent channel and, on it: says hello, writes the text of
     // the next message into the file handle that comes with it, sends a file of its own back,

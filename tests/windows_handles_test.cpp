@@ -9,7 +9,7 @@
 #include "ipc/shared_memory.hpp"
 #include "ipc/serializers/binary.hpp"
 
-#include "windows_handle_count.hpp"
+#include "windows_support.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -31,57 +31,17 @@
 
 namespace {
 
+using ipc_test::read_from_start;
+using ipc_test::temp_file;
+using ipc_test::temp_path;
+
 using bin_channel = ipc::channel<ipc::binary>;
 using bin_child = ipc::child<ipc::binary>;
-
-std::string helper()
-{
-  const char* p = std::getenv("IPC_TEST_CHILD");
-  BOOST_REQUIRE_MESSAGE(p != nullptr, "IPC_TEST_CHILD must name tests/windows_child_helper");
-  std::string s = p;
-  if (!s.empty() && s[0] == '/') s = "Z:" + s;
-  return s;
-}
-
-DWORD handle_count()
-{
-  return ipc_test::process_handle_count();
-}
 
 /// Wine opens a handle of its own, for good, the first time a process makes a connection: it
 /// is made before the first count, so that only what a test leaks is counted.
 void warm_up_winsock();
-
-struct handle_guard {
-  DWORD before = (warm_up_winsock(), handle_count());
-  ~handle_guard() { BOOST_CHECK_EQUAL(handle_count(), before); }
-};
-
-std::wstring temp_path(const wchar_t* name)
-{
-  wchar_t dir[MAX_PATH];
-  ::GetTempPathW(MAX_PATH, dir);
-  return std::wstring(dir) + name + std::to_wstring(::GetCurrentProcessId());
-}
-
-/// A read-write temporary file, deleted when its last handle closes.
-ipc::native_handle temp_file(const wchar_t* name)
-{
-  HANDLE h = ::CreateFileW(temp_path(name).c_str(), GENERIC_READ | GENERIC_WRITE,
-                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
-                           CREATE_ALWAYS, FILE_FLAG_DELETE_ON_CLOSE, nullptr);
-  BOOST_REQUIRE(h != INVALID_HANDLE_VALUE);
-  return ipc::native_handle(h);
-}
-
-std::string read_from_start(HANDLE h)
-{
-  ::SetFilePointer(h, 0, nullptr, FILE_BEGIN);
-  char buf[256];
-  DWORD n = 0;
-  BOOST_REQUIRE(::ReadFile(h, buf, sizeof buf, &n, nullptr));
-  return std::string(buf, n);
-}
+using handle_guard = ipc_test::handle_guard<warm_up_winsock>;
 
 /// A socket made without Asio, so bound to no completion port: what an Asio socket is after
 /// `release()` on Windows 8.1 and later. Sent under the Asio converters' type names, it lets the
@@ -322,7 +282,7 @@ BOOST_AUTO_TEST_CASE(a_handle_reaches_a_child_process)
 {
   asio::io_context io;
   ipc::native_handle file = temp_file(L"ipcxx-child");
-  bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"take_handle"});
+  bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"take_handle"});
   c.channel().send(std::string("written by the child"), ipc::keep_open(file));
   BOOST_TEST(c.channel().receive<std::string>().value == "done");
   BOOST_TEST(c.channel().acknowledgements().acknowledged == 1u);
@@ -330,12 +290,39 @@ BOOST_AUTO_TEST_CASE(a_handle_reaches_a_child_process)
   BOOST_TEST(read_from_start(file.get()) == "written by the child");
 }
 
+// Events, pipes and processes travel as handles too (native_handle): each works in the child.
+BOOST_AUTO_TEST_CASE(an_event_a_pipe_and_a_process_work_in_the_child_they_reach)
+{
+  handle_guard guard;
+  asio::io_context io;
+  {
+    HANDLE event = ::CreateEventW(nullptr, TRUE, FALSE, nullptr);
+    HANDLE r = nullptr, w = nullptr;
+    BOOST_REQUIRE(event != nullptr && ::CreatePipe(&r, &w, nullptr, 0));
+    ipc::native_handle ev(event), read_end(r), write_end(w);
+    HANDLE self = ::OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, ::GetCurrentProcessId());
+    BOOST_REQUIRE(self != nullptr);
+    bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"use_handles"});
+    c.channel().send(std::string("through the pipe"), ipc::keep_open(ev), std::move(write_end),
+                     ipc::native_handle(self));
+    BOOST_TEST(c.channel().receive<std::string>().value == std::to_string(::GetCurrentProcessId()));
+    BOOST_TEST(::WaitForSingleObject(ev.get(), 0) == WAIT_OBJECT_0);
+    char buf[64];
+    DWORD n = 0;
+    BOOST_REQUIRE(::ReadFile(read_end.get(), buf, sizeof buf, &n, nullptr));
+    BOOST_TEST(std::string(buf, n) == "through the pipe");
+    BOOST_TEST(c.wait().success());
+    BOOST_TEST(c.channel().acknowledgements().acknowledged == 1u);
+  }
+  io.run();
+}
+
 BOOST_AUTO_TEST_CASE(a_handle_outlives_the_child_that_sent_it)
 {
   asio::io_context io;
   const std::wstring wpath = temp_path(L"ipcxx-from-child");
   const std::string path(wpath.begin(), wpath.end());
-  bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"send_file_and_exit", path});
+  bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"send_file_and_exit", path});
   BOOST_TEST(c.wait().success()); // gone before we read anything
   auto m = c.channel().receive<std::string>();
   BOOST_TEST(m.value == "file");
@@ -348,7 +335,7 @@ BOOST_AUTO_TEST_CASE(a_peer_that_dies_before_acknowledging_leaks_nothing)
   handle_guard guard;
   asio::io_context io;
   {
-    bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"sleep"});
+    bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"sleep"});
     BOOST_TEST(c.channel().receive<std::string>().value == "ready");
     // The child never reads this: its copy dies with it, ours must be closed.
     c.channel().send(std::string("never read"), temp_file(L"ipcxx-dead"));
@@ -383,7 +370,7 @@ BOOST_AUTO_TEST_CASE(a_connected_tcp_socket_moves_to_a_child_and_the_client_sees
   tcp::socket client(io);
   {
     const SOCKET server = connected(client);
-    bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"tcp_serve"});
+    bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"tcp_serve"});
     c.channel().send(std::string("serve"), unbound<tcp::socket>{server});
     asio::write(client, asio::buffer("hello", 5));
     std::string answer(11, '\0');
@@ -406,7 +393,7 @@ BOOST_AUTO_TEST_CASE(a_listening_socket_moves_to_a_child_that_accepts_on_it)
   asio::io_context io;
   const SOCKET listener = raw_socket(SOCK_STREAM);
   const unsigned short port = bind_loopback(listener, true);
-  bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"tcp_accept"});
+  bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"tcp_accept"});
   c.channel().send(std::string("accept"), unbound<tcp::acceptor>{listener});
   tcp::socket client(io);
   client.connect(tcp::endpoint(asio::ip::address_v4::loopback(), port));
@@ -424,7 +411,7 @@ BOOST_AUTO_TEST_CASE(a_udp_socket_moves_to_a_child)
   asio::io_context io;
   const SOCKET u = raw_socket(SOCK_DGRAM);
   const unsigned short port = bind_loopback(u, false);
-  bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"udp_echo"});
+  bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"udp_echo"});
   c.channel().send(std::string("echo"), unbound<udp::socket>{u});
   udp::socket me(io, udp::endpoint(asio::ip::address_v4::loopback(), 0));
   me.send_to(asio::buffer("ping", 4), udp::endpoint(asio::ip::address_v4::loopback(), port));
@@ -550,7 +537,7 @@ BOOST_AUTO_TEST_CASE(a_peer_that_dies_before_acknowledging_a_socket_leaks_nothin
   asio::io_context io;
   tcp::socket client(io);
   {
-    bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"sleep"});
+    bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"sleep"});
     BOOST_TEST(c.channel().receive<std::string>().value == "ready");
     c.channel().send(std::string("never read"), unbound<tcp::socket>{connected(client)});
     BOOST_TEST(c.channel().acknowledgements().unacknowledged == 1u);

@@ -3,7 +3,7 @@
 #include "ipc/process.hpp" // first: it configures Asio
 #include "ipc/serializers/binary.hpp"
 
-#include "windows_handle_count.hpp"
+#include "windows_support.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -19,30 +19,12 @@
 
 namespace {
 
+using ipc_test::read_from_start;
+using ipc_test::temp_file;
+using ipc_test::temp_path;
+
 using bin_child = ipc::child<ipc::binary>;
-
-/// The helper program built beside the tests. Meson gives its Unix path; under wine that is
-/// on drive Z:.
-std::string helper()
-{
-  const char* p = std::getenv("IPC_TEST_CHILD");
-  BOOST_REQUIRE_MESSAGE(p != nullptr, "IPC_TEST_CHILD must name tests/windows_child_helper");
-  std::string s = p;
-  if (!s.empty() && s[0] == '/') s = "Z:" + s;
-  return s;
-}
-
-/// Open handles of this process (see windows_handle_count.hpp).
-DWORD handle_count()
-{
-  return ipc_test::process_handle_count();
-}
-
-/// Asserts that a scope leaves the process's handle count as it found it.
-struct handle_guard {
-  DWORD before = handle_count();
-  ~handle_guard() { BOOST_CHECK_EQUAL(handle_count(), before); }
-};
+using handle_guard = ipc_test::handle_guard<>;
 
 bool ascii(const std::string& s)
 {
@@ -64,7 +46,7 @@ BOOST_AUTO_TEST_CASE(arguments_survive_command_line_quoting)
     " leading", "\"quoted\"", "\\\"", "\xc3\xbcnic\xc3\xb6" "de \xe2\x82\xac", "*?<>|&^%"};
   std::vector<std::string> with_mode{"argv"};
   with_mode.insert(with_mode.end(), args.begin(), args.end());
-  bin_child c = ipc::spawn<ipc::binary>(io, helper(), with_mode);
+  bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), with_mode);
   const auto wide = c.channel().receive<std::vector<std::string>>().value;
   const auto crt = c.channel().receive<std::vector<std::string>>().value;
   BOOST_TEST(wide == args, boost::test_tools::per_element());
@@ -79,7 +61,7 @@ BOOST_AUTO_TEST_CASE(messages_flow_both_ways_and_exit_code_is_seen)
   handle_guard guard;
   asio::io_context io;
   {
-    bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"echo"});
+    bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"echo"});
     BOOST_TEST(c.pid() > 0);
     for (int i = 0; i < 20; ++i) {
       c.channel().send("ping " + std::to_string(i));
@@ -97,7 +79,7 @@ BOOST_AUTO_TEST_CASE(exit_codes_are_reported)
 {
   asio::io_context io;
   for (int code : {0, 1, 42, 255, 1000}) {
-    bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"exit", std::to_string(code)});
+    bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"exit", std::to_string(code)});
     const ipc::exit_status s = c.wait();
     BOOST_TEST(s.code == code);
     BOOST_TEST(!s.signaled());
@@ -107,7 +89,7 @@ BOOST_AUTO_TEST_CASE(exit_codes_are_reported)
 BOOST_AUTO_TEST_CASE(async_wait_completes_with_the_status)
 {
   asio::io_context io;
-  bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"exit", "7"});
+  bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"exit", "7"});
   std::optional<ipc::exit_status> got;
   c.async_wait([&](std::error_code ec, ipc::exit_status s) {
     BOOST_TEST(!ec);
@@ -122,7 +104,7 @@ BOOST_AUTO_TEST_CASE(async_wait_completes_with_the_status)
 BOOST_AUTO_TEST_CASE(kill_terminates_and_reports_the_signal)
 {
   asio::io_context io;
-  bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"sleep"});
+  bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"sleep"});
   BOOST_TEST(c.channel().receive<std::string>().value == "ready");
   std::error_code ec;
   BOOST_TEST(!c.try_wait(ec).has_value());
@@ -146,7 +128,7 @@ BOOST_AUTO_TEST_CASE(child_inherits_only_what_spawn_names)
   HANDLE stray = ::CreateEventW(&sa, TRUE, FALSE, nullptr);
   BOOST_REQUIRE(stray != nullptr);
   const auto value = std::to_string(reinterpret_cast<std::uintptr_t>(stray));
-  bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"handle_valid", value});
+  bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"handle_valid", value});
   const auto open = c.channel().receive<std::vector<int>>().value;
   BOOST_REQUIRE_EQUAL(open.size(), 1u);
   BOOST_TEST(open[0] == 0);
@@ -164,7 +146,7 @@ BOOST_AUTO_TEST_CASE(environment_is_applied_and_channel_variables_are_consumed)
   ::_putenv_s("IPC_TEST_REMOVED", "x");
   ::_putenv_s("IPC_TEST_INHERITED", "kept");
   bin_child c = ipc::spawn<ipc::binary>(
-    io, helper(),
+    io, ipc_test::child_helper(),
     {"env", "IPC_TEST_VALUE", "IPC_TEST_REMOVED", "IPC_TEST_INHERITED", "IPC_CHANNEL_FD"}, o);
   const auto values = c.channel().receive<std::vector<std::string>>().value;
   BOOST_REQUIRE_EQUAL(values.size(), 4u);
@@ -183,7 +165,7 @@ BOOST_AUTO_TEST_CASE(stdio_pipes_connect_to_the_child)
   {
     ipc::spawn_options o;
     o.stdio = {ipc::stdio::pipe, ipc::stdio::pipe, ipc::stdio::pipe};
-    bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"cat"}, o);
+    bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"cat"}, o);
     const std::string text(100000, 'x');
     asio::write(*c.stdin_pipe(), asio::buffer(text));
     c.stdin_pipe()->close();
@@ -205,7 +187,7 @@ BOOST_AUTO_TEST_CASE(ignored_stdio_reads_end_of_file)
   asio::io_context io;
   ipc::spawn_options o;
   o.stdio = {ipc::stdio::ignore, ipc::stdio::pipe, ipc::stdio::ignore};
-  bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"cat"}, o);
+  bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"cat"}, o);
   std::string out;
   std::error_code ec;
   asio::read(*c.stdout_pipe(), asio::dynamic_buffer(out), ec);
@@ -220,7 +202,7 @@ BOOST_AUTO_TEST_CASE(working_directory_is_set)
   ::GetTempPathW(MAX_PATH, tmp);
   ipc::spawn_options o;
   o.cwd = std::filesystem::path(tmp);
-  bin_child c = ipc::spawn<ipc::binary>(io, helper(), {"cwd"}, o);
+  bin_child c = ipc::spawn<ipc::binary>(io, ipc_test::child_helper(), {"cwd"}, o);
   const std::string got = c.channel().receive<std::string>().value;
   std::string want = o.cwd.string();
   while (!want.empty() && want.back() == '\\') want.pop_back();
@@ -245,7 +227,7 @@ BOOST_AUTO_TEST_CASE(numbered_extra_handles_are_refused)
   HANDLE event = ::CreateEventW(nullptr, TRUE, FALSE, nullptr);
   o.handles.push_back({5, event});
   std::error_code ec;
-  auto c = ipc::spawn<ipc::binary>(io.get_executor(), helper(), {"exit"}, o, ec);
+  auto c = ipc::spawn<ipc::binary>(io.get_executor(), ipc_test::child_helper(), {"exit"}, o, ec);
   BOOST_TEST((ec == std::errc::operation_not_supported), ec.message());
   ::CloseHandle(event);
 }
