@@ -874,14 +874,12 @@ private:
     end_queries();
   }
 
-  // Internal frames of kind `internal` (connection bookkeeping) carry `u8 op, u32 id` and then:
-  //   count_connections: the server key (the rest of the payload, at most 255 bytes)
-  //   connection_count:  u32 count
-  /// Internal frames: u8 op, u32 id, then the op's own bytes.
-  ///   count_connections, connection_count: see `shared_server`;
-  ///   moved_here: the first frame of a channel end that moved to another process, numbered 1
-  ///     (the peer's reader restarts its count there); the id is 0, or 1 for the peer's reply;
-  ///     u32 the pid of the process that now holds the end.
+  // Internal frames of kind `internal` carry `u8 op, u32 id` and then:
+  //   count_connections: the server key (the rest of the payload, at most 255 bytes);
+  //   connection_count:  u32 count, the answer to the question with that id;
+  //   moved_here:        u32 the pid of the process that now holds the sender's end. The
+  //                      first frame of a channel end that moved to another process, numbered
+  //                      1 (the reader restarts its count there); id 0, or 1 for the answer.
   enum class internal_op : std::uint8_t { count_connections = 1, connection_count = 2, moved_here = 3 };
   /// Answers owed to a peer that keeps asking without reading them are bounded; beyond this a
   /// question is not answered (the asker times out).
