@@ -64,7 +64,6 @@ struct pipe_state : std::enable_shared_from_this<pipe_state> {
   /// that completes through the port (a non-blocking write, an async wait): see `bind`.
   asio::windows::stream_handle port;
   HANDLE handle = nullptr;        // owned by the stream (in `port` once bound), not by the state
-  bool bound = false;             // `handle` is bound to the completion port (held by `port`)
   HANDLE read_event = nullptr;    // manual reset: synchronous reads and readiness waits
   HANDLE write_event = nullptr;   // manual reset: signalled when the last write completed
   bool write_pending = false;     // a write returned ERROR_IO_PENDING and has not completed
@@ -116,10 +115,11 @@ struct pipe_state : std::enable_shared_from_this<pipe_state> {
   void bind(std::error_code& ec) noexcept
   {
     ec.clear();
-    if (bound) return;
-    port.assign(handle, ec);
-    if (!ec) bound = true;
+    if (!bound()) port.assign(handle, ec);
   }
+
+  /// Whether `handle` is bound to the completion port (`port` holds it then).
+  bool bound() const noexcept { return port.is_open(); }
 
   /// The process the other end is in now, as far as this end knows: the peer said so
   /// (`moved_here`), or this process sent the partner end there.
@@ -279,7 +279,7 @@ public:
     std::shared_ptr<pipe_state> st = std::move(state_);
     st->closed = true;
     if (auto waiter = std::move(st->write_waiter)) waiter->complete(asio::error::operation_aborted, 0);
-    if (st->bound) st->port.close(ec);
+    if (st->bound()) st->port.close(ec);
     else if (!::CloseHandle(st->handle)) ec = last_error();
     st->handle = nullptr;
   }
@@ -300,7 +300,7 @@ public:
       st.write_pending = false;
     }
     HANDLE out = st.handle;
-    if (st.bound) {
+    if (st.bound()) {
       // Asio's stream_handle has no release() (1.22): keep the file object open through a
       // duplicate, un-bind it, then let Asio close its handle.
       const HANDLE self = ::GetCurrentProcess();
@@ -315,7 +315,6 @@ public:
       }
       std::error_code ignored;
       st.port.close(ignored);
-      st.bound = false;
     }
     st.handle = nullptr;
     st.closed = true;
@@ -516,9 +515,7 @@ struct traits {
   /// Checks that @p h is a pipe, the only kind of handle a channel can run over.
   static void check_channel_handle(native_handle_type h, std::error_code& ec) noexcept
   {
-    DWORD flags = 0;
-    if (::GetFileType(h) != FILE_TYPE_PIPE ||
-        !::GetNamedPipeInfo(h, &flags, nullptr, nullptr, nullptr)) {
+    if (!is_pipe(h)) {
       ec = errc::invalid_handle;
       return;
     }
@@ -888,14 +885,11 @@ struct traits {
   {
     if (const DWORD moved = st.moved_to.exchange(0); moved != 0) st.peer_is(moved);
     if (st.peer_process != nullptr) return st.peer_process;
-    ULONG pid = st.peer_pid;
-    DWORD flags = 0;
-    if (pid == 0 &&
-        (!::GetNamedPipeInfo(st.handle, &flags, nullptr, nullptr, nullptr) ||
-         !((flags & PIPE_SERVER_END) ? ::GetNamedPipeClientProcessId(st.handle, &pid)
-                                     : ::GetNamedPipeServerProcessId(st.handle, &pid)))) {
-      ec = last_error();
-      return nullptr;
+    DWORD pid = st.peer_pid;
+    if (pid == 0) {
+      const credentials c = peer_credentials(st.handle, ec);
+      if (ec) return nullptr;
+      pid = static_cast<DWORD>(c.pid);
     }
     st.peer_process = ::OpenProcess(PROCESS_DUP_HANDLE, FALSE, pid);
     if (st.peer_process == nullptr) ec = last_error();
