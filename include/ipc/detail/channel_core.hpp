@@ -413,8 +413,8 @@ public:
       return {};
     }
     // An end that moved here and goes on unused: its announcement is the next holder's to make.
-    if (announce_ == announce::unsent && internal_done_ == 0 &&
-        internal_out_.size() == frame_header_size + 9) {
+    if (announce_ == announce::unsent &&
+        internal_out_.size() == frame_header_size + moved_here_size) {
       internal_out_.clear();
       announce_ = announce::none;
     }
@@ -881,6 +881,7 @@ private:
   //                      first frame of a channel end that moved to another process, numbered
   //                      1 (the reader restarts its count there); id 0, or 1 for the answer.
   enum class internal_op : std::uint8_t { count_connections = 1, connection_count = 2, moved_here = 3 };
+  static constexpr std::size_t moved_here_size = 9; // u8 op, u32 id, u32 pid
   /// Answers owed to a peer that keeps asking without reading them are bounded; beyond this a
   /// question is not answered (the asker times out).
   static constexpr std::size_t max_owed_answers = 1024;
@@ -920,7 +921,7 @@ private:
       return {};
     }
     if (op == internal_op::moved_here) {
-      if (f.payload.size() != 9 || id > 1) return errc::malformed_frame;
+      if (f.payload.size() != moved_here_size || id > 1) return errc::malformed_frame;
       traits::peer_moved(socket_.native_handle(), load_u32(f.payload.data() + 5));
       if (id == 0) { // tell the end that moved whom it talks to
         announce_ = announce::reply;
@@ -1041,7 +1042,7 @@ private:
 
   void append_moved_here(std::uint32_t reply)
   {
-    std::byte* p = append_internal(frame_kind::internal, 9);
+    std::byte* p = append_internal(frame_kind::internal, moved_here_size);
     p[0] = static_cast<std::byte>(internal_op::moved_here);
     store_u32(p + 1, reply);
     store_u32(p + 5, static_cast<std::uint32_t>(traits::process_id()));
@@ -1138,8 +1139,8 @@ private:
   std::shared_ptr<ack_outbox> outbox_;
   std::vector<std::uint32_t> acks_out_, nacks_out_;
   byte_buffer internal_out_;
-  /// The `moved_here` frame: none owed, this end's own still unsent (it moved here), or a reply
-  /// owed to a peer that moved.
+  /// The `moved_here` frame: none owed, this end's own still unsent (it moved here; nothing of
+  /// `internal_out_` has been written since), or a reply owed to a peer that moved.
   enum class announce : std::uint8_t { none, unsent, reply } announce_ = announce::none;
   std::size_t internal_done_ = 0;
   bool views_pinned_ = false; // the user may hold views into the reader's buffer
