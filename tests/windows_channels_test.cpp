@@ -25,6 +25,7 @@ namespace {
 using ipc_test::read_from_start;
 using ipc_test::temp_file;
 using ipc_test::temp_path;
+using ipc_test::write_forged;
 
 using bin_channel = ipc::channel<ipc::binary>;
 using bin_child = ipc::child<ipc::binary>;
@@ -78,27 +79,6 @@ void talk_to_child_over_moved_end(bool file_first)
     BOOST_TEST(c.channel().acknowledgements().acknowledged == 1u);
   }
   io.run();
-}
-
-/// A frame numbered @p sequence with one handle-table entry whose blob is @p blob, written raw
-/// into the pipe end @p w.
-void write_forged(HANDLE w, std::uint32_t sequence, std::string_view type, std::span<const std::byte> blob)
-{
-  ipc::byte_buffer frame;
-  frame.resize(ipc::frame_header_size);
-  BOOST_REQUIRE(!ipc::append_handle_entry(frame, type, blob));
-  ipc::frame_header h;
-  h.sequence = sequence;
-  h.handle_count = 1;
-  h.table_size = static_cast<std::uint32_t>(frame.size() - ipc::frame_header_size);
-  const std::size_t head = frame.size();
-  BOOST_REQUIRE(!ipc::binary::encode(std::string("forged"), frame));
-  h.payload_size = static_cast<std::uint32_t>(frame.size() - head);
-  ipc::encode_frame_header(h, frame.data());
-  const asio::const_buffer buf(frame.data(), frame.size());
-  std::error_code ec;
-  traits::send_some(w, {&buf, 1}, {}, false, ec);
-  BOOST_REQUIRE(!ec);
 }
 
 std::vector<std::byte> blob_for(std::uint8_t method, DWORD pid, std::size_t size)

@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -41,6 +42,27 @@ std::string narrow(const wchar_t* w)
   std::string s(static_cast<std::size_t>(n > 0 ? n - 1 : 0), '\0');
   if (n > 1) ::WideCharToMultiByte(CP_UTF8, 0, w, -1, s.data(), n, nullptr, nullptr);
   return s;
+}
+
+/// A read-write file at @p path holding @p text (the position after it), deleted when its last
+/// handle closes; empty when it cannot be made.
+ipc::native_handle file_holding(const std::wstring& path, std::string_view text)
+{
+  HANDLE f = ::CreateFileW(path.c_str(), GENERIC_READ | GENERIC_WRITE,
+                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                           CREATE_ALWAYS, FILE_FLAG_DELETE_ON_CLOSE, nullptr);
+  if (f == INVALID_HANDLE_VALUE) return {};
+  DWORD n = 0;
+  ::WriteFile(f, text.data(), static_cast<DWORD>(text.size()), &n, nullptr);
+  return ipc::native_handle(f);
+}
+
+/// @p name followed by this process's id, in the temporary directory.
+std::wstring temp_path(const wchar_t* name)
+{
+  wchar_t dir[MAX_PATH];
+  ::GetTempPathW(MAX_PATH, dir);
+  return std::wstring(dir) + name + std::to_wstring(::GetCurrentProcessId());
 }
 
 /// The arguments as CommandLineToArgvW splits this process's command line (UTF-8).
@@ -167,15 +189,9 @@ int main(int argc, char** argv)
     }
     DWORD n = 0;
     if (!::WriteFile(h.get(), f.value.data(), static_cast<DWORD>(f.value.size()), &n, nullptr)) return 6;
-    const std::wstring path = L"ipcxx-child-file-" + std::to_wstring(::GetCurrentProcessId());
-    wchar_t dir[MAX_PATH];
-    ::GetTempPathW(MAX_PATH, dir);
-    HANDLE mine = ::CreateFileW((std::wstring(dir) + path).c_str(), GENERIC_READ | GENERIC_WRITE,
-                                FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
-                                CREATE_ALWAYS, FILE_FLAG_DELETE_ON_CLOSE, nullptr);
-    if (mine == INVALID_HANDLE_VALUE) return 7;
-    ::WriteFile(mine, "written by the child", 20, &n, nullptr);
-    ch.send(std::string("wrote it"), ipc::native_handle(mine));
+    ipc::native_handle mine = file_holding(temp_path(L"ipcxx-child-file-"), "written by the child");
+    if (!mine) return 7;
+    ch.send(std::string("wrote it"), std::move(mine));
     return ch.receive<std::string>().value == "quit" ? 0 : 8;
   }
   if (mode == "take_channel_misdirected") {
@@ -202,17 +218,9 @@ int main(int argc, char** argv)
     const std::string me = std::to_string(::GetCurrentProcessId());
     ch.send("hello from " + me);
     if (ch.receive<std::string>().value.rfind("hello from ", 0) != 0) return 5;
-    const std::wstring path = L"ipcxx-meet-" + std::to_wstring(::GetCurrentProcessId());
-    wchar_t dir[MAX_PATH];
-    ::GetTempPathW(MAX_PATH, dir);
-    HANDLE mine = ::CreateFileW((std::wstring(dir) + path).c_str(), GENERIC_READ | GENERIC_WRITE,
-                                FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
-                                CREATE_ALWAYS, FILE_FLAG_DELETE_ON_CLOSE, nullptr);
-    if (mine == INVALID_HANDLE_VALUE) return 7;
-    DWORD n = 0;
-    const std::string text = "file of " + me;
-    ::WriteFile(mine, text.data(), static_cast<DWORD>(text.size()), &n, nullptr);
-    ch.send(std::string("file"), ipc::native_handle(mine));
+    ipc::native_handle mine = file_holding(temp_path(L"ipcxx-meet-"), "file of " + me);
+    if (!mine) return 7;
+    ch.send(std::string("file"), std::move(mine));
     auto f = ch.receive<std::string>();
     std::error_code ec;
     ipc::native_handle h = f.take_handle(0, ec);
@@ -221,6 +229,7 @@ int main(int argc, char** argv)
       return 6;
     }
     char buf[64];
+    DWORD n = 0;
     ::SetFilePointer(h.get(), 0, nullptr, FILE_BEGIN);
     if (!::ReadFile(h.get(), buf, sizeof buf, &n, nullptr)) n = 0;
     ch.send(std::string("bye")); // carries the ACK for the file
@@ -232,14 +241,10 @@ int main(int argc, char** argv)
     // Sends a handle to a file it wrote, and exits at once: the handle must outlive us.
     channel ch = up(io);
     const std::wstring path(argv[2], argv[2] + std::strlen(argv[2]));
-    HANDLE f = ::CreateFileW(path.c_str(), GENERIC_READ | GENERIC_WRITE,
-                             FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
-                             CREATE_ALWAYS, FILE_FLAG_DELETE_ON_CLOSE, nullptr);
-    if (f == INVALID_HANDLE_VALUE) return 4;
-    DWORD n = 0;
-    ::WriteFile(f, "from child", 10, &n, nullptr);
-    ::SetFilePointer(f, 0, nullptr, FILE_BEGIN);
-    ch.send(std::string("file"), ipc::native_handle(f));
+    ipc::native_handle f = file_holding(path, "from child");
+    if (!f) return 4;
+    ::SetFilePointer(f.get(), 0, nullptr, FILE_BEGIN);
+    ch.send(std::string("file"), std::move(f));
     return 0;
   }
   if (mode == "connect_by_name" && argc > 2) {

@@ -144,17 +144,7 @@ std::error_code receive_forged(std::span<const std::byte> blob)
   auto [w, r] = ipc::platform::traits::create_pair(ec);
   BOOST_REQUIRE(!ec);
   bin_channel ch(io.get_executor(), ipc::native_handle(r));
-  ipc::byte_buffer frame;
-  frame.resize(ipc::frame_header_size);
-  BOOST_REQUIRE(!ipc::append_handle_entry(frame, "asio.tcp.socket", blob));
-  ipc::frame_header h;
-  h.sequence = 1;
-  h.handle_count = 1;
-  h.table_size = static_cast<std::uint32_t>(frame.size() - ipc::frame_header_size);
-  ipc::encode_frame_header(h, frame.data());
-  const asio::const_buffer buf(frame.data(), frame.size());
-  ipc::platform::traits::send_some(w, {&buf, 1}, {}, false, ec);
-  BOOST_REQUIRE(!ec);
+  ipc_test::write_forged(w, 1, "asio.tcp.socket", blob);
   (void)ch.receive<std::string>(ec);
   ::CloseHandle(w);
   return ec;

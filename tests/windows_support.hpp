@@ -1,18 +1,25 @@
 // tests/windows_support.hpp - helpers shared by the Windows suites (run under wine in CI): the
-// helper program's path, temporary files, and counting this process's open handles for the
-// leak checks.
+// helper program's path, temporary files, forged frames, and counting this process's open
+// handles for the leak checks.
 // SPDX-License-Identifier: BSL-1.0
 #ifndef IPC_TESTS_WINDOWS_SUPPORT_HPP
 #define IPC_TESTS_WINDOWS_SUPPORT_HPP
 
+#include "ipc/frame.hpp"
 #include "ipc/native_handle.hpp"
+#include "ipc/serializers/binary.hpp"
 
+#include <asio/buffer.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <windows.h>
 
+#include <cstdint>
 #include <cstdlib>
+#include <span>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 namespace ipc_test {
@@ -121,6 +128,29 @@ inline std::string read_from_start(HANDLE h)
   DWORD n = 0;
   BOOST_REQUIRE(::ReadFile(h, buf, sizeof buf, &n, nullptr));
   return std::string(buf, n);
+}
+
+/// Writes into the pipe end @p w, raw, a frame numbered @p sequence with one handle-table entry
+/// (type @p type, blob @p blob) and the binary-encoded string "forged" as its payload: what a
+/// peer that does not play by the rules could send.
+inline void write_forged(HANDLE w, std::uint32_t sequence, std::string_view type,
+                         std::span<const std::byte> blob)
+{
+  ipc::byte_buffer frame;
+  frame.resize(ipc::frame_header_size);
+  BOOST_REQUIRE(!ipc::append_handle_entry(frame, type, blob));
+  ipc::frame_header h;
+  h.sequence = sequence;
+  h.handle_count = 1;
+  h.table_size = static_cast<std::uint32_t>(frame.size() - ipc::frame_header_size);
+  const std::size_t head = frame.size();
+  BOOST_REQUIRE(!ipc::binary::encode(std::string("forged"), frame));
+  h.payload_size = static_cast<std::uint32_t>(frame.size() - head);
+  ipc::encode_frame_header(h, frame.data());
+  const asio::const_buffer buf(frame.data(), frame.size());
+  std::error_code ec;
+  ipc::platform::traits::send_some(w, {&buf, 1}, {}, false, ec);
+  BOOST_REQUIRE(!ec);
 }
 
 } // namespace ipc_test
